@@ -1,0 +1,88 @@
+/** The Dispatcher: accepts jobs, runs a JobMaster per job, keeps their results. */
+import type { ActorRef } from 'comedy';
+import { TroupeError } from '../../core/errors.js';
+import type { JobId } from '../../core/ids.js';
+import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell } from '../protocol/dispatcher.js';
+import type { JobMasterHandle } from '../protocol/job-master.js';
+import type { JobResult, JobStatus } from '../protocol/job-status.js';
+import type { ResourceManagerHandle } from '../protocol/resource-manager.js';
+import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
+import { JobMasterActor, type JobMasterParams } from '../job-master/job-master.actor.js';
+
+export interface DispatcherParams {
+  readonly resourceManager: ResourceManagerHandle;
+  readonly retainedResults?: number;
+}
+
+interface JobRecord {
+  readonly name: string;
+  readonly startTime: number;
+  status: JobStatus;
+  jobMaster: JobMasterHandle | null;
+  result: JobResult | null;
+}
+
+export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell, DispatcherAsk, DispatcherReplies> {
+  private readonly jobs = new Map<JobId, JobRecord>();
+  private self!: DispatcherHandle;
+
+  protected override onStart(): void {
+    this.self = new ActorHandle(this.actor as unknown as ActorRef, 'dispatcher');
+  }
+
+  private job(jobId: JobId): JobRecord {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) throw new TroupeError('TROUPE_JOB_NOT_FOUND', `no job ${jobId}`);
+    return job;
+  }
+
+  protected readonly tells: TellHandlers<DispatcherTell> = {
+    'job-status-changed': ({ jobId, status }) => {
+      const job = this.jobs.get(jobId);
+      if (job !== undefined && job.result === null) job.status = status;
+    },
+    'job-terminated': async ({ result }) => {
+      const job = this.jobs.get(result.jobId);
+      if (job === undefined) return;
+      job.status = result.status;
+      job.result = result;
+      const jm = job.jobMaster;
+      job.jobMaster = null;
+      this.evictOldResults();
+      if (jm !== null) await jm.destroy().catch(() => undefined);
+    },
+  };
+
+  protected readonly asks: AskHandlers<DispatcherAsk, DispatcherReplies> = {
+    'submit-job': async ({ jobGraph }) => {
+      if (this.jobs.has(jobGraph.jobId)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `job ${jobGraph.jobId} was already submitted`);
+      const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null };
+      this.jobs.set(jobGraph.jobId, record);
+      const params: JobMasterParams = { jobGraph, resourceManager: this.params.resourceManager, dispatcher: this.self };
+      record.jobMaster = await this.spawn(JobMasterActor, params, (ref) => new ActorHandle(ref, `jobmaster ${jobGraph.jobId}`) as JobMasterHandle);
+      return { jobId: jobGraph.jobId };
+    },
+    'job-status': ({ jobId }) => {
+      const job = this.job(jobId);
+      return { jobId, name: job.name, status: job.status, startTime: job.startTime, tasks: [] };
+    },
+    'job-result': ({ jobId }) => this.job(jobId).result,
+    'cancel-job': async ({ jobId }) => {
+      const job = this.job(jobId);
+      if (job.jobMaster !== null) await job.jobMaster.ask({ type: 'cancel' });
+      return true as const;
+    },
+    'job-metrics': async ({ jobId }) => {
+      const job = this.job(jobId);
+      if (job.jobMaster !== null) return job.jobMaster.ask({ type: 'metrics' });
+      return [...(job.result?.tasks ?? [])];
+    },
+    'list-jobs': () => [...this.jobs].map(([jobId, j]) => ({ jobId, name: j.name, status: j.status })),
+  };
+
+  private evictOldResults(): void {
+    const keep = this.params.retainedResults ?? 100;
+    const done = [...this.jobs].filter(([, j]) => j.result !== null);
+    for (const [id] of done.slice(0, Math.max(0, done.length - keep))) this.jobs.delete(id);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Sender side of one job edge for one producer subtask: one subpartition per consumer subtask
+ * (Flink's PipelinedResultPartition with credit-based readers). Pure: the task actor asks it
+ * for what may be sent (`poll`) and delivers credits to it.
+ *
+ * Invariants:
+ *  1. A data buffer leaves a subpartition only against one credit; events (end-of-partition)
+ *     need no credit but keep their place in the order.
+ *  2. Sequence numbers per subpartition start at 0 and increase by one per item sent, data or event.
+ *  3. Every sent data buffer carries the backlog: finished data buffers still queued behind it.
+ *  4. The partition is `available` while its buffers in use (filling + queued) are below the pool
+ *     size; the task stops taking input when it is not (backpressure). A record that is already
+ *     being processed may overdraw the pool (bounded by what one record emits).
+ *  5. After finish(), nothing more can be emitted, and `drained` is true once every subpartition
+ *     has sent its end-of-partition event.
+ */
+import { TroupeError } from '../../core/errors.js';
+
+export type NetworkEvent = { readonly kind: 'end-of-partition' };
+
+export type QueueItem = { readonly records: unknown[]; readonly event?: undefined } | { readonly records?: undefined; readonly event: NetworkEvent };
+
+export type SendFn = (subpartition: number, seq: number, item: QueueItem, backlog: number) => void;
+
+class Subpartition {
+  readonly queue: QueueItem[] = [];
+  head = 0;
+  dataQueued = 0;
+  credit = 0;
+  seq = 0;
+  filling: unknown[] | null = null;
+  eventSent = false;
+}
+
+export class ResultPartition {
+  private readonly subs: Subpartition[] = [];
+  private inUse = 0;
+  private finished = false;
+  private pending = 0;
+  private rr: number;
+
+  constructor(
+    readonly edgeId: string,
+    numSubpartitions: number,
+    private readonly bufferRecords: number,
+    readonly poolSize: number,
+    private readonly flushEveryRecord: boolean,
+    producerIndex = 0,
+  ) {
+    for (let i = 0; i < numSubpartitions; i++) this.subs.push(new Subpartition());
+    this.rr = producerIndex % numSubpartitions;
+  }
+
+  get numSubpartitions(): number {
+    return this.subs.length;
+  }
+
+  get available(): boolean {
+    return this.inUse < this.poolSize;
+  }
+
+  get buffersInUse(): number {
+    return this.inUse;
+  }
+
+  /** Items queued that `poll` could send if credit allowed. */
+  get hasSendable(): boolean {
+    return this.pending > 0;
+  }
+
+  get drained(): boolean {
+    return this.finished && this.subs.every((s) => s.eventSent);
+  }
+
+  emit(subpartition: number, record: unknown): void {
+    const s = this.subs[subpartition]!;
+    let buf = s.filling;
+    if (buf === null) {
+      if (this.finished) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `emit into finished partition ${this.edgeId}`);
+      buf = s.filling = [];
+      this.inUse++;
+    }
+    buf.push(record);
+    if (this.flushEveryRecord || buf.length >= this.bufferRecords) this.finishBuffer(s);
+  }
+
+  emitRoundRobin(record: unknown): void {
+    const i = this.rr;
+    this.rr = i + 1 === this.subs.length ? 0 : i + 1;
+    this.emit(i, record);
+  }
+
+  broadcast(record: unknown): void {
+    for (let i = 0; i < this.subs.length; i++) this.emit(i, record);
+  }
+
+  /** Finishes every partial buffer (buffer timeout / end of input). */
+  flush(): void {
+    for (const s of this.subs) if (s.filling !== null) this.finishBuffer(s);
+  }
+
+  /** Flushes and queues end-of-partition on every subpartition. */
+  finish(): void {
+    if (this.finished) return;
+    this.flush();
+    this.finished = true;
+    for (const s of this.subs) {
+      s.queue.push({ event: { kind: 'end-of-partition' } });
+      this.pending++;
+    }
+  }
+
+  addCredit(subpartition: number, n: number): void {
+    const s = this.subs[subpartition];
+    if (s === undefined || !(n > 0)) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `bad credit ${n} for subpartition ${subpartition} of ${this.edgeId}`);
+    s.credit += n;
+  }
+
+  /** Sends everything credit allows, in order, through `send`. */
+  poll(send: SendFn): void {
+    if (this.pending === 0) return;
+    for (let i = 0; i < this.subs.length; i++) {
+      const s = this.subs[i]!;
+      while (s.head < s.queue.length) {
+        const item = s.queue[s.head]!;
+        if (item.event === undefined) {
+          if (s.credit === 0) break;
+          s.credit--;
+          s.dataQueued--;
+          this.inUse--;
+        } else {
+          s.eventSent = true;
+        }
+        s.queue[s.head] = undefined as unknown as QueueItem;
+        s.head++;
+        this.pending--;
+        send(i, s.seq++, item, s.dataQueued);
+      }
+      if (s.head === s.queue.length) {
+        s.queue.length = 0;
+        s.head = 0;
+      }
+    }
+  }
+
+  private finishBuffer(s: Subpartition): void {
+    s.queue.push({ records: s.filling! });
+    s.filling = null;
+    s.dataQueued++;
+    this.pending++;
+  }
+}

@@ -1,0 +1,164 @@
+/** The entry point of a job: sources, configuration, execute. */
+import { TroupeError } from '../../core/errors.js';
+import { newJobId } from '../../core/ids.js';
+import { DEFAULT_NETWORK_CONFIG, type JobGraph, type NetworkConfig } from '../../core/job-graph.js';
+import { DEFAULT_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM } from '../../state/key-groups.js';
+import { MiniCluster, type MiniClusterOptions } from '../../actors/mini-cluster.js';
+import type { JobResult } from '../../actors/protocol/job-status.js';
+import type { JobUserCode } from '../../actors/task/user-code.js';
+import { DataStream, type StreamContext } from './data-stream.js';
+import { buildJobGraph, validateParallelism } from './job-graph-builder.js';
+import type { Source } from './source.js';
+import { CollectionSource } from './sources/collection-source.js';
+import { SequenceSource, type SequenceOptions } from './sources/sequence-source.js';
+import { CollectSink } from './sinks/collect-sink.js';
+import type { Transformation } from './transformation.js';
+
+export interface EnvironmentOptions {
+  readonly parallelism?: number;
+  readonly maxParallelism?: number;
+  /** Flush partial buffers after this many ms; 0 = after every record; -1 = only when full. */
+  readonly bufferTimeoutMs?: number;
+  readonly network?: Partial<NetworkConfig>;
+  /** The embedded cluster to run on (default: one started per execute, sized to the job). */
+  readonly cluster?: MiniCluster;
+}
+
+/** What `execute` resolves with. */
+export type ExecutionResult = JobResult & {
+  /** records in/out of an operator by name (first match) or id. */
+  recordsOf(operator: string): { recordsIn: number; recordsOut: number } | undefined;
+};
+
+/** Runs a built job; the embedded default starts a MiniCluster. `troupe run --cluster` swaps it. */
+export interface JobExecutor {
+  execute(graph: JobGraph, userCode: JobUserCode): Promise<JobResult>;
+}
+
+export class StreamExecutionEnvironment {
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly network: NetworkConfig;
+  private readonly transformations: Transformation[] = [];
+  private readonly sinks: Transformation[] = [];
+  private counter = 0;
+  private readonly ctx: StreamContext;
+  /** Set by `troupe run` to run jobs somewhere other than a fresh embedded cluster. */
+  static executorOverride: JobExecutor | null = null;
+
+  private constructor(private readonly options: EnvironmentOptions) {
+    const maxP = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    if (!Number.isInteger(maxP) || maxP < 1 || maxP > UPPER_BOUND_MAX_PARALLELISM) {
+      throw new TroupeError('TROUPE_INVALID_PARALLELISM', `maxParallelism must be an integer between 1 and ${UPPER_BOUND_MAX_PARALLELISM}, got ${String(maxP)}`);
+    }
+    this.maxParallelism = maxP;
+    this.parallelism = validateParallelism(options.parallelism ?? 1, maxP, 'environment');
+    const bufferTimeoutMs = options.bufferTimeoutMs ?? options.network?.bufferTimeoutMs ?? DEFAULT_NETWORK_CONFIG.bufferTimeoutMs;
+    if (!Number.isInteger(bufferTimeoutMs) || bufferTimeoutMs < -1) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `bufferTimeoutMs must be an integer >= -1, got ${String(bufferTimeoutMs)}`);
+    }
+    const network = { ...DEFAULT_NETWORK_CONFIG, ...options.network, bufferTimeoutMs };
+    for (const k of ['bufferRecords', 'exclusiveCredits'] as const) {
+      if (!Number.isInteger(network[k]) || network[k] < 1) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `${k} must be a positive integer, got ${String(network[k])}`);
+    }
+    if (!Number.isInteger(network.floatingCredits) || network.floatingCredits < 0) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `floatingCredits must be a non-negative integer, got ${String(network.floatingCredits)}`);
+    }
+    this.network = network;
+    this.ctx = {
+      maxParallelism: maxP,
+      nextId: () => this.counter++,
+      add: (t) => this.transformations.push(t),
+      addSink: (t) => this.sinks.push(t),
+    };
+  }
+
+  static create(options: EnvironmentOptions = {}): StreamExecutionEnvironment {
+    return new StreamExecutionEnvironment(options);
+  }
+
+  fromSource<T>(source: Source<T>, name = 'Source'): DataStream<T> {
+    if (source === null || typeof source !== 'object' || typeof source.createReader !== 'function') {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'fromSource expects a Source (an object with createReader(ctx))');
+    }
+    const t: Transformation = {
+      type: 'operator',
+      id: this.ctx.nextId(),
+      name,
+      uid: undefined,
+      parallelism: undefined,
+      code: { kind: 'source', source: source as Source<unknown> },
+      inputs: [],
+      chainable: true,
+    };
+    this.ctx.add(t);
+    return new DataStream<T>(this.ctx, t);
+  }
+
+  fromCollection<T>(items: readonly T[], name = 'Collection Source'): DataStream<T> {
+    if (!Array.isArray(items)) throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'fromCollection expects an array');
+    return this.fromSource(new CollectionSource<T>(items), name);
+  }
+
+  fromSequence(from: number, to: number, options: SequenceOptions = {}, name = 'Sequence Source'): DataStream<number> {
+    return this.fromSource(new SequenceSource(from, to, options), name);
+  }
+
+  /** The job graph and user code this environment would submit (for inspection and tests). */
+  build(name = 'Troupe Job'): { graph: JobGraph; userCode: JobUserCode } {
+    return buildJobGraph(this.sinks, this.transformations, {
+      jobId: newJobId(),
+      name,
+      defaultParallelism: this.parallelism,
+      maxParallelism: this.maxParallelism,
+      network: this.network,
+    });
+  }
+
+  async execute(name = 'Troupe Job'): Promise<ExecutionResult> {
+    const { graph, userCode } = this.build(name);
+    const result = await this.run(graph, userCode);
+    if (result.status !== 'finished') {
+      throw new TroupeError(result.error?.code ?? 'TROUPE_JOB_CANCELLED', `job '${name}' ${result.status}: ${result.error?.message ?? 'cancelled'}`, {
+        ...(result.error?.operator !== undefined ? { operator: result.error.operator } : {}),
+        ...(result.error?.cause !== undefined ? { cause: result.error.cause } : {}),
+        details: { jobId: result.jobId, status: result.status },
+      });
+    }
+    return withLookup(result);
+  }
+
+  /** Runs the job with `stream` going to a CollectSink and resolves with its records. */
+  async executeAndCollect<T>(stream: DataStream<T>, name = 'Troupe Job'): Promise<T[]> {
+    const sink = stream.sinkTo(new CollectSink<T>(), 'Collect');
+    const result = await this.execute(name);
+    const id = sink.transformation.uid ?? `sink-${sink.transformation.id}`;
+    return (result.collected[id] ?? []) as T[];
+  }
+
+  private async run(graph: JobGraph, userCode: JobUserCode): Promise<JobResult> {
+    const override = StreamExecutionEnvironment.executorOverride;
+    if (override !== null && this.options.cluster === undefined) return override.execute(graph, userCode);
+    return runEmbedded(graph, userCode, this.options.cluster);
+  }
+}
+
+export async function runEmbedded(graph: JobGraph, userCode: JobUserCode, cluster?: MiniCluster, options: MiniClusterOptions = {}): Promise<JobResult> {
+  const own = cluster === undefined;
+  const c = cluster ?? (await MiniCluster.start({ slotsPerTaskExecutor: Math.max(...graph.vertices.map((v) => v.parallelism)), ...options }));
+  try {
+    const jobId = await c.submit(graph, userCode);
+    return await c.result(jobId);
+  } finally {
+    if (own) await c.close();
+  }
+}
+
+function withLookup(result: JobResult): ExecutionResult {
+  return Object.assign(Object.create(null) as object, result, {
+    recordsOf(operator: string) {
+      const op = result.operators.find((o) => o.id === operator) ?? result.operators.find((o) => o.name === operator);
+      return op === undefined ? undefined : { recordsIn: op.recordsIn, recordsOut: op.recordsOut };
+    },
+  }) as ExecutionResult;
+}

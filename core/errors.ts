@@ -1,0 +1,102 @@
+/**
+ * One catalog of coded errors. Errors cross actors (and later processes) as plain records
+ * (`ErrorRecord`), never as class instances: `instanceof` does not survive a process boundary.
+ */
+
+export type ErrorDomain = 'user' | 'external' | 'internal';
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly domain: ErrorDomain;
+  readonly retryable: boolean;
+  readonly description: string;
+}
+
+export const ERROR_CATALOG = {
+  TROUPE_INVALID_ARGUMENT: { status: 400, domain: 'user', retryable: false, description: 'An argument to the API is invalid.' },
+  TROUPE_INVALID_PARALLELISM: { status: 400, domain: 'user', retryable: false, description: 'Parallelism is not an integer between 1 and the max parallelism.' },
+  TROUPE_INVALID_JOB_MODULE: { status: 400, domain: 'user', retryable: false, description: 'A job module cannot be loaded or does not export a default function (env, args).' },
+  TROUPE_JOB_HAS_NO_SINK: { status: 400, domain: 'user', retryable: false, description: 'The job defines no sink, so it would compute nothing observable.' },
+  TROUPE_INVALID_JOB_GRAPH: { status: 400, domain: 'user', retryable: false, description: 'The job graph is inconsistent (duplicate uid, illegal edge, ...).' },
+  TROUPE_KEY_NOT_SERIALIZABLE: { status: 400, domain: 'user', retryable: false, description: 'A key selector returned a value that cannot be hashed stably (function, symbol, undefined, NaN, cyclic object, ...).' },
+  TROUPE_USER_FUNCTION_FAILED: { status: 500, domain: 'user', retryable: true, description: 'A user function threw; the job fails with the operator name and the cause.' },
+  TROUPE_NOT_ENOUGH_SLOTS: { status: 503, domain: 'external', retryable: true, description: 'The ResourceManager cannot provide the slots the job needs.' },
+  TROUPE_REQUEST_TIMEOUT: { status: 504, domain: 'internal', retryable: true, description: 'An actor did not answer a request within its timeout.' },
+  TROUPE_JOB_NOT_FOUND: { status: 404, domain: 'user', retryable: false, description: 'No job with that id is known.' },
+  TROUPE_JOB_CANCELLED: { status: 409, domain: 'user', retryable: false, description: 'The job was cancelled before it finished.' },
+  TROUPE_CHANNEL_SEQUENCE: { status: 500, domain: 'internal', retryable: true, description: 'A data channel received a buffer out of sequence (gap or duplicate).' },
+  TROUPE_PROTOCOL_VIOLATION: { status: 500, domain: 'internal', retryable: true, description: 'An actor received a message that is illegal in its current state.' },
+  TROUPE_TASK_FAILED: { status: 500, domain: 'internal', retryable: true, description: 'A task failed for a reason other than a user function.' },
+  TROUPE_CLUSTER_SHUT_DOWN: { status: 503, domain: 'external', retryable: false, description: 'The cluster was shut down while the request was pending.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** The wire form of an error: plain JSON. */
+export interface ErrorRecord {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** Operator (chain member) that failed, when known. */
+  readonly operator?: string;
+  /** The underlying cause, e.g. what a user function threw. */
+  readonly cause?: { readonly name: string; readonly message: string; readonly stack?: string };
+  readonly details?: Record<string, unknown>;
+}
+
+export class TroupeError extends Error {
+  readonly code: ErrorCode;
+  readonly operator: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  readonly causeRecord: ErrorRecord['cause'];
+
+  constructor(code: ErrorCode, message: string, extra: Omit<ErrorRecord, 'code' | 'message'> = {}) {
+    super(message);
+    this.name = 'TroupeError';
+    this.code = code;
+    this.operator = extra.operator;
+    this.details = extra.details;
+    this.causeRecord = extra.cause;
+  }
+
+  get spec(): ErrorSpec {
+    return ERROR_CATALOG[this.code];
+  }
+
+  toRecord(): ErrorRecord {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.operator !== undefined ? { operator: this.operator } : {}),
+      ...(this.causeRecord !== undefined ? { cause: this.causeRecord } : {}),
+      ...(this.details !== undefined ? { details: this.details } : {}),
+    };
+  }
+
+  static fromRecord(record: ErrorRecord): TroupeError {
+    const { code, message, ...extra } = record;
+    return new TroupeError(code, message, extra);
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CATALOG, value);
+}
+
+/** Any thrown value as a cause record (user functions may throw anything). */
+export function causeOf(thrown: unknown): NonNullable<ErrorRecord['cause']> {
+  if (thrown instanceof Error) {
+    return { name: thrown.name, message: thrown.message, ...(thrown.stack !== undefined ? { stack: thrown.stack } : {}) };
+  }
+  return { name: typeof thrown, message: String(thrown) };
+}
+
+/** Normalises anything thrown into a record; TroupeErrors keep their code. */
+export function toErrorRecord(thrown: unknown, fallback: ErrorCode = 'TROUPE_TASK_FAILED'): ErrorRecord {
+  if (thrown instanceof TroupeError) return thrown.toRecord();
+  if (typeof thrown === 'object' && thrown !== null && isErrorCode((thrown as { code?: unknown }).code)) {
+    const t = thrown as { code: ErrorCode; message?: unknown };
+    return { code: t.code, message: String(t.message ?? t.code) };
+  }
+  const cause = causeOf(thrown);
+  return { code: fallback, message: cause.message, cause };
+}

@@ -1,0 +1,103 @@
+/**
+ * The job graph: what the client submits. Plain JSON, so it can travel to other processes;
+ * user functions are not in it. Each operator carries a stable id, by which a task finds the
+ * operator's user code (see actors/task/user-code.ts).
+ *
+ * Invariants:
+ *  1. Vertices are listed in topological order (every edge goes from a lower to a higher index).
+ *  2. A forward edge connects vertices of equal parallelism, subtask i to subtask i.
+ *  3. A hash edge names the operator whose key selector partitions it (`keyedBy`).
+ *  4. Operator ids are unique within a job.
+ */
+import type { JobId, OperatorId, VertexId } from './ids.js';
+
+export type PartitionerKind = 'forward' | 'rebalance' | 'hash' | 'broadcast';
+
+export type OperatorKind =
+  | 'source'
+  | 'map'
+  | 'filter'
+  | 'flat-map'
+  | 'process'
+  | 'keyed-process'
+  | 'reduce'
+  | 'sink';
+
+export interface OperatorSpec {
+  readonly id: OperatorId;
+  readonly name: string;
+  readonly kind: OperatorKind;
+  /** Operator outputs that leave the chain, by edge id. */
+  readonly outEdges: readonly string[];
+  /** Index (within the chain) of operators this one feeds directly. */
+  readonly chainedOutputs: readonly number[];
+}
+
+export interface JobVertex {
+  readonly id: VertexId;
+  readonly name: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** Chain members; [0] is the head, which receives the vertex's input. */
+  readonly operators: readonly OperatorSpec[];
+}
+
+export interface JobEdge {
+  readonly id: string;
+  readonly source: VertexId;
+  /** Chain member of the source vertex that writes into this edge. */
+  readonly sourceOperator: OperatorId;
+  readonly target: VertexId;
+  readonly partitioner: PartitionerKind;
+  /** For hash edges: the operator whose user code holds the key selector. */
+  readonly keyedBy?: OperatorId;
+}
+
+export interface NetworkConfig {
+  /** Records per buffer on in-process channels. */
+  readonly bufferRecords: number;
+  /** Flush partial buffers after this many ms; 0 = after every record; -1 = only when full. */
+  readonly bufferTimeoutMs: number;
+  readonly exclusiveCredits: number;
+  readonly floatingCredits: number;
+}
+
+export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
+  bufferRecords: 1024,
+  bufferTimeoutMs: 100,
+  exclusiveCredits: 2,
+  floatingCredits: 8,
+};
+
+export interface JobGraph {
+  readonly jobId: JobId;
+  readonly name: string;
+  readonly maxParallelism: number;
+  readonly network: NetworkConfig;
+  readonly vertices: readonly JobVertex[];
+  readonly edges: readonly JobEdge[];
+}
+
+export function inputEdges(graph: JobGraph, vertex: VertexId): JobEdge[] {
+  return graph.edges.filter((e) => e.target === vertex);
+}
+
+export function outputEdges(graph: JobGraph, vertex: VertexId): JobEdge[] {
+  return graph.edges.filter((e) => e.source === vertex);
+}
+
+export function vertexById(graph: JobGraph, id: VertexId): JobVertex {
+  const v = graph.vertices.find((x) => x.id === id);
+  if (v === undefined) throw new Error(`no vertex ${id}`);
+  return v;
+}
+
+/** Number of input channels a subtask of `edge.target` has on that edge. */
+export function channelsOf(graph: JobGraph, edge: JobEdge): number {
+  return edge.partitioner === 'forward' ? 1 : vertexById(graph, edge.source).parallelism;
+}
+
+/** Number of subpartitions a subtask of `edge.source` has on that edge. */
+export function subpartitionsOf(graph: JobGraph, edge: JobEdge): number {
+  return edge.partitioner === 'forward' ? 1 : vertexById(graph, edge.target).parallelism;
+}

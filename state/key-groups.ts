@@ -1,0 +1,148 @@
+/**
+ * Key groups: the unit of keyed state and of rescaling (Flink's KeyGroupRangeAssignment).
+ *
+ * Invariants:
+ *  1. keyGroupFor(key, maxP) depends only on the key's value, never on the process or run
+ *     (no object identity, no insertion order), so producers in different processes agree.
+ *  2. Subtask i of p owns the contiguous range keyGroupRange(maxP, p, i); the ranges of
+ *     0..p-1 partition [0, maxP).
+ *  3. operatorIndexFor(keyGroup) = i exactly when keyGroup lies in keyGroupRange(maxP, p, i).
+ */
+import { TroupeError } from '../core/errors.js';
+
+export const DEFAULT_MAX_PARALLELISM = 128;
+export const UPPER_BOUND_MAX_PARALLELISM = 32768;
+
+export interface KeyGroupRange {
+  readonly start: number;
+  /** Inclusive. */
+  readonly end: number;
+}
+
+export function keyGroupRange(maxParallelism: number, parallelism: number, operatorIndex: number): KeyGroupRange {
+  const start = Math.floor((operatorIndex * maxParallelism + parallelism - 1) / parallelism);
+  const end = Math.floor(((operatorIndex + 1) * maxParallelism - 1) / parallelism);
+  return { start, end };
+}
+
+export function operatorIndexForKeyGroup(maxParallelism: number, parallelism: number, keyGroup: number): number {
+  return Math.floor((keyGroup * parallelism) / maxParallelism);
+}
+
+export function keyGroupFor(key: unknown, maxParallelism: number): number {
+  return (fmix32(hashKey(key, null)) >>> 0) % maxParallelism;
+}
+
+export function operatorIndexForKey(key: unknown, maxParallelism: number, parallelism: number): number {
+  return operatorIndexForKeyGroup(maxParallelism, parallelism, keyGroupFor(key, maxParallelism));
+}
+
+function notSerializable(key: unknown, why: string): TroupeError {
+  let shown: string;
+  try {
+    shown = typeof key === 'symbol' ? key.toString() : typeof key === 'function' ? `function ${key.name || '(anonymous)'}` : String(key);
+  } catch {
+    shown = Object.prototype.toString.call(key);
+  }
+  return new TroupeError('TROUPE_KEY_NOT_SERIALIZABLE', `key selector returned ${shown}: ${why}`, {
+    details: { type: typeof key },
+  });
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+function hashString(s: string): number {
+  // murmur3-style mixing over UTF-16 code units.
+  let h = 0x9747b28c ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    let k = s.charCodeAt(i);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  return h;
+}
+
+function hashNumber(n: number, key: unknown): number {
+  if (Number.isNaN(n)) throw notSerializable(key, 'NaN is not equal to itself, so it cannot identify state');
+  if (Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER) {
+    const lo = n % 0x100000000 | 0;
+    const hi = Math.floor(n / 0x100000000) | 0;
+    return (Math.imul(hi, 31) + lo) | 0;
+  }
+  return hashString(String(n));
+}
+
+function hashKey(key: unknown, ancestors: Set<object> | null): number {
+  switch (typeof key) {
+    case 'string':
+      return hashString(key);
+    case 'number':
+      return hashNumber(key === 0 ? 0 : key, key);
+    case 'boolean':
+      return key ? 1231 : 1237;
+    case 'bigint':
+      return hashString(`n:${key.toString()}`);
+    case 'object': {
+      if (key === null) throw notSerializable(key, 'null keys are not allowed');
+      const seen = ancestors ?? new Set<object>();
+      if (seen.has(key)) throw notSerializable(key, 'the key is a cyclic object');
+      seen.add(key);
+      let h = 17;
+      if (Array.isArray(key)) {
+        for (const element of key) h = (Math.imul(h, 31) + hashKey(element, seen)) | 0;
+      } else if (key instanceof Date) {
+        h = hashNumber(key.getTime(), key);
+      } else {
+        const proto = Object.getPrototypeOf(key) as unknown;
+        if (proto !== Object.prototype && proto !== null) {
+          throw notSerializable(key, 'only primitives, arrays, dates and plain objects can be keys');
+        }
+        for (const name of Object.keys(key).sort()) {
+          h = (Math.imul(h, 31) + hashString(name)) | 0;
+          h = (Math.imul(h, 31) + hashKey((key as Record<string, unknown>)[name], seen)) | 0;
+        }
+      }
+      seen.delete(key);
+      return h;
+    }
+    default:
+      throw notSerializable(key, `a ${typeof key} cannot be serialized`);
+  }
+}
+
+/**
+ * The identity of a key inside keyed state: the key itself for strings, numbers and booleans,
+ * otherwise a canonical JSON string. Call only on keys that passed keyGroupFor.
+ */
+export type StateKey = string | number | boolean;
+
+export function stateKeyOf(key: unknown): StateKey {
+  const t = typeof key;
+  if (t === 'string' || t === 'number' || t === 'boolean') return key as StateKey;
+  return `\u0000${canonicalJson(key)}`;
+}
+
+function canonicalJson(value: unknown): string {
+  if (typeof value === 'bigint') return `{"$n":"${value.toString()}"}`;
+  if (value instanceof Date) return `{"$d":${value.getTime()}}`;
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -27,6 +27,7 @@ export const ERROR_CATALOG = {
   TROUPE_CHANNEL_SEQUENCE: { status: 500, domain: 'internal', retryable: true, description: 'A data channel received a buffer out of sequence (gap or duplicate).' },
   TROUPE_PROTOCOL_VIOLATION: { status: 500, domain: 'internal', retryable: true, description: 'An actor received a message that is illegal in its current state.' },
   TROUPE_TASK_FAILED: { status: 500, domain: 'internal', retryable: true, description: 'A task failed for a reason other than a user function.' },
+  TROUPE_INTERNAL_ERROR: { status: 500, domain: 'internal', retryable: true, description: 'An actor handler failed unexpectedly.' },
   TROUPE_CLUSTER_SHUT_DOWN: { status: 503, domain: 'external', retryable: false, description: 'The cluster was shut down while the request was pending.' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -95,7 +96,7 @@ export function toErrorRecord(thrown: unknown, fallback: ErrorCode = 'TROUPE_TAS
   if (thrown instanceof TroupeError) return thrown.toRecord();
   if (typeof thrown === 'object' && thrown !== null && isErrorCode((thrown as { code?: unknown }).code)) {
     const t = thrown as { code: ErrorCode; message?: unknown };
-    return { code: t.code, message: String(t.message ?? t.code) };
+    return { code: t.code, message: typeof t.message === 'string' ? t.message : t.code };
   }
   const cause = causeOf(thrown);
   return { code: fallback, message: cause.message, cause };

@@ -1,5 +1,4 @@
 /** The Dispatcher: accepts jobs, runs a JobMaster per job, keeps their results. */
-import type { ActorRef } from 'comedy';
 import { TroupeError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell } from '../protocol/dispatcher.js';
@@ -27,7 +26,7 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
   private self!: DispatcherHandle;
 
   protected override onStart(): void {
-    this.self = new ActorHandle(this.actor as unknown as ActorRef, 'dispatcher');
+    this.self = new ActorHandle(this.actor, 'dispatcher');
   }
 
   private job(jobId: JobId): JobRecord {
@@ -59,7 +58,8 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null };
       this.jobs.set(jobGraph.jobId, record);
       const params: JobMasterParams = { jobGraph, resourceManager: this.params.resourceManager, dispatcher: this.self };
-      record.jobMaster = await this.spawn(JobMasterActor, params, (ref) => new ActorHandle(ref, `jobmaster ${jobGraph.jobId}`) as JobMasterHandle);
+      const jobMaster: JobMasterHandle = await this.spawn(JobMasterActor, params, `jobmaster ${jobGraph.jobId}`);
+      record.jobMaster = jobMaster;
       return { jobId: jobGraph.jobId };
     },
     'job-status': ({ jobId }) => {

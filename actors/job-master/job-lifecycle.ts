@@ -38,7 +38,7 @@ const TERMINAL_TASK: readonly ExecutionState[] = ['finished', 'canceled', 'faile
 const isTerminalTask = (s: ExecutionState): boolean => TERMINAL_TASK.includes(s);
 
 export function initialLifecycle(attempts: readonly ExecutionAttemptId[]): LifecycleState {
-  return { status: 'created', executions: Object.fromEntries(attempts.map((a) => [a, 'deploying' as ExecutionState])) };
+  return { status: 'created', executions: Object.fromEntries(attempts.map((a) => [a, 'deploying'])) };
 }
 
 export function step(state: LifecycleState, event: LifecycleEvent): { state: LifecycleState; effects: LifecycleEffect[] } {

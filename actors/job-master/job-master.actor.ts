@@ -1,5 +1,4 @@
 /** The JobMaster of one job: allocates slots, deploys tasks, follows them to a terminal state. */
-import type { ActorRef } from 'comedy';
 import { toErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
@@ -31,7 +30,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private cancelTimer: NodeJS.Timeout | null = null;
 
   protected override onStart(): void {
-    this.self = new ActorHandle(this.actor as unknown as ActorRef, `jobmaster ${this.params.jobGraph.jobId}`);
+    this.self = new ActorHandle(this.actor, `jobmaster ${this.params.jobGraph.jobId}`);
     this.tell({ type: 'schedule' }); // own mailbox: comedy refuses sends before initialize ends
   }
 

@@ -2,7 +2,7 @@
 import type { TaskExecutorId } from '../../core/ids.js';
 import type { ResourceManagerAsk, ResourceManagerReplies, ResourceManagerTell } from '../protocol/resource-manager.js';
 import type { TaskExecutorHandle } from '../protocol/task-executor.js';
-import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
+import { ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
 import type { LocalTaskDirectory } from '../task-executor/local-task-directory.js';
 import { TaskExecutorActor, type TaskExecutorParams } from '../task-executor/task-executor.actor.js';
 import type { UserCodeResolver } from '../task/user-code.js';
@@ -23,7 +23,7 @@ export class ResourceManagerActor extends ActorShell<ResourceManagerParams, Reso
     for (const te of this.params.taskExecutors) {
       const id = `te-${i++}` as TaskExecutorId;
       const params: TaskExecutorParams = { id, slots: te.slots, directory: this.params.directory, userCode: this.params.userCode };
-      const handle = await this.spawn(TaskExecutorActor, params, (ref) => new ActorHandle(ref, `taskexecutor ${id}`) as TaskExecutorHandle);
+      const handle: TaskExecutorHandle = await this.spawn(TaskExecutorActor, params, `taskexecutor ${id}`);
       this.register(id, te.slots, handle);
     }
   }

@@ -63,7 +63,7 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
     try {
       return { ok: true, value: await this.mailbox.call(() => handler(message)) };
     } catch (error) {
-      return { ok: false, error: toErrorRecord(error, 'TROUPE_PROTOCOL_VIOLATION') };
+      return { ok: false, error: toErrorRecord(error, 'TROUPE_INTERNAL_ERROR') };
     }
   }
 
@@ -75,9 +75,14 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
     console.error(`[troupe] ${this.constructor.name} handler failed:`, error);
   }
 
-  protected async spawn<H>(definition: new () => object, params: unknown, wrap: (ref: ActorRef) => H): Promise<H> {
+  /** Creates a child actor; the handle's message types come from the annotated result. */
+  protected async spawn<T2 extends Message, A2 extends Message, R2 extends Record<A2['type'], unknown>>(
+    definition: new () => object,
+    params: unknown,
+    label: string,
+  ): Promise<ActorHandle<T2, A2, R2>> {
     const ref = await this.actor.createChild(definition, { mode: 'in-memory', customParameters: params });
-    return wrap(ref);
+    return new ActorHandle<T2, A2, R2>(ref, label);
   }
 }
 

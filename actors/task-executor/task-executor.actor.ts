@@ -3,7 +3,7 @@ import { TroupeError } from '../../core/errors.js';
 import type { ExecutionAttemptId, JobId, TaskExecutorId } from '../../core/ids.js';
 import type { TaskExecutorAsk, TaskExecutorReplies, TaskExecutorTell } from '../protocol/task-executor.js';
 import type { TaskHandle } from '../protocol/task.js';
-import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
+import { ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
 import { TaskActor, type TaskParams } from '../task/task.actor.js';
 import type { UserCodeResolver } from '../task/user-code.js';
 import type { LocalTaskDirectory } from './local-task-directory.js';
@@ -33,7 +33,7 @@ export class TaskExecutorActor extends ActorShell<TaskExecutorParams, TaskExecut
       const userCode = this.params.userCode.resolve(tdd.jobId);
       if (userCode === undefined) throw new TroupeError('TROUPE_JOB_NOT_FOUND', `no user code for job ${tdd.jobId} on ${this.params.id}`);
       const params: TaskParams = { tdd, userCode, router: this.params.directory, jobMaster };
-      const handle = await this.spawn(TaskActor, params, (ref) => new ActorHandle(ref, `task ${tdd.attemptId}`) as TaskHandle);
+      const handle: TaskHandle = await this.spawn(TaskActor, params, `task ${tdd.attemptId}`);
       this.tasks.set(tdd.attemptId, { jobId: tdd.jobId, handle });
       this.params.directory.register(tdd.attemptId, handle);
       await handle.ask({ type: 'open' }, 60_000);

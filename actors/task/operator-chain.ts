@@ -150,7 +150,7 @@ export class OperatorChain {
       }
     }
     this.opened = 0;
-    if (first !== null) throw first;
+    if (first !== null) throw first instanceof Error ? first : new Error('operator close failed', { cause: first });
   }
 
   recordsIn(i: number): number {

@@ -103,6 +103,14 @@ export class StreamTask {
 
   /** Builds gates, partitions and the chain, and opens the operators. */
   async open(): Promise<void> {
+    try {
+      await this.openChain();
+    } catch (error) {
+      throw error instanceof OperatorFailure ? TroupeError.fromRecord(operatorFailureRecord(error)) : error;
+    }
+  }
+
+  private async openChain(): Promise<void> {
     const { tdd } = this;
     const net = tdd.network;
     for (const g of tdd.inputs) {

@@ -52,7 +52,7 @@ export class DataStream<T> {
     if (fn === null || typeof fn !== 'object' || typeof fn.processElement !== 'function') {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'process expects an object with a processElement(value, ctx, out) method');
     }
-    return this.operator<R>(name, { kind: 'process', fn: fn as ProcessFunction<unknown, unknown> });
+    return this.operator<R>(name, { kind: 'process', fn: fn });
   }
 
   keyBy<K>(selector: KeySelector<T, K>): KeyedStream<T, K> {
@@ -135,7 +135,7 @@ export class DataStream<T> {
       name,
       uid: undefined,
       parallelism: undefined,
-      code: { kind: 'sink', sink: sink as Sink<unknown> },
+      code: { kind: 'sink', sink: sink },
       inputs: [this.transformation],
       chainable: true,
     };
@@ -201,7 +201,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
       if (typeof a !== 'number' || typeof b !== 'number') {
         throw new TroupeError('TROUPE_INVALID_ARGUMENT', `sum('${field}'): field is not a number in ${JSON.stringify(typeof a !== 'number' ? acc : value)}`);
       }
-      return { ...acc, [field]: a + b } as T;
+      return { ...acc, [field]: a + b };
     }, name);
   }
 
@@ -211,7 +211,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
     }
     return this.keyed<R>(name, {
       kind: 'keyed-process',
-      fn: fn as KeyedProcessFunction<unknown, unknown, unknown>,
+      fn: fn,
       keySelector: this.keySelector as KeySelector<unknown, unknown>,
     });
   }
@@ -221,7 +221,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 }
 
-export class DataStreamSink<T> {
+export class DataStreamSink<_T> {
   constructor(
     private readonly ctx: StreamContext,
     readonly transformation: Transformation,

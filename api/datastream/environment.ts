@@ -87,7 +87,7 @@ export class StreamExecutionEnvironment {
       name,
       uid: undefined,
       parallelism: undefined,
-      code: { kind: 'source', source: source as Source<unknown> },
+      code: { kind: 'source', source: source },
       inputs: [],
       chainable: true,
     };
@@ -155,10 +155,9 @@ export async function runEmbedded(graph: JobGraph, userCode: JobUserCode, cluste
 }
 
 function withLookup(result: JobResult): ExecutionResult {
-  return Object.assign(Object.create(null) as object, result, {
-    recordsOf(operator: string) {
-      const op = result.operators.find((o) => o.id === operator) ?? result.operators.find((o) => o.name === operator);
-      return op === undefined ? undefined : { recordsIn: op.recordsIn, recordsOut: op.recordsOut };
-    },
-  }) as ExecutionResult;
+  const recordsOf = (operator: string): { recordsIn: number; recordsOut: number } | undefined => {
+    const op = result.operators.find((o) => o.id === operator) ?? result.operators.find((o) => o.name === operator);
+    return op === undefined ? undefined : { recordsIn: op.recordsIn, recordsOut: op.recordsOut };
+  };
+  return { ...result, recordsOf };
 }

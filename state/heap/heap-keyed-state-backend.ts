@@ -41,19 +41,18 @@ export class HeapKeyedStateBackend {
       this.tables.set(descriptor.name, table);
     }
     const t = table;
-    const backend = this;
     const fallback = descriptor.defaultValue;
     return {
-      value(): V | undefined {
-        const v = t.get(backend.currentStateKey) as V | undefined;
+      value: (): V | undefined => {
+        const v = t.get(this.currentStateKey) as V | undefined;
         return v === undefined ? fallback : v;
       },
-      update(value: V): void {
-        if (value === undefined) t.delete(backend.currentStateKey);
-        else t.set(backend.currentStateKey, value);
+      update: (value: V): void => {
+        if (value === undefined) t.delete(this.currentStateKey);
+        else t.set(this.currentStateKey, value);
       },
-      clear(): void {
-        t.delete(backend.currentStateKey);
+      clear: (): void => {
+        t.delete(this.currentStateKey);
       },
     };
   }

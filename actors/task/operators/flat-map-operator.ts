@@ -14,7 +14,7 @@ export class FlatMapOperator implements StreamOperator {
       for (let i = 0; i < result.length; i++) this.output.collect(result[i]);
       return;
     }
-    if (result == null || typeof (result as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    if (result == null || typeof (result)[Symbol.iterator] !== 'function') {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `flatMap function must return an iterable, got ${result === null ? 'null' : typeof result}`);
     }
     for (const r of result) this.output.collect(r);

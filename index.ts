@@ -13,3 +13,5 @@ export { type ValueState, type ValueStateDescriptor, valueStateDescriptor } from
 export { MiniCluster, type MiniClusterOptions } from './actors/mini-cluster.js';
 export type { JobResult, JobStatus, TaskMetrics, OperatorMetrics } from './actors/protocol/job-status.js';
 export { TroupeError, ERROR_CATALOG, type ErrorCode, type ErrorRecord } from './core/errors.js';
+export * as nexmark from './api/nexmark/index.js';
+export { NexmarkSource } from './api/nexmark/nexmark-source.js';

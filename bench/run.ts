@@ -1,0 +1,174 @@
+/**
+ * Benchmarks (figures and ratios, never pass/fail):
+ *   npm run bench -- nexmark q0|q1|q2 [--events N] [--parallelism P]
+ *   npm run bench -- keyed [--events N]           q1 → keyBy(auction) → running count, parallelism 2
+ *   npm run bench -- backpressure [--seconds S]   source 10× faster than the sink; RSS over time
+ */
+import { parseArgs } from 'node:util';
+import { DiscardingSink, StreamExecutionEnvironment, type KeyedProcessFunction } from '../index.js';
+import { NexmarkGenerator } from '../api/nexmark/generator.js';
+import { BID, type Bid } from '../api/nexmark/model.js';
+import { nexmarkEvents, q0, q1, q2 } from '../api/nexmark/queries.js';
+import { blackholeValue, forLoopBaseline, pipelineBaseline, type QueryName } from './nexmark-baselines.js';
+
+const fmt = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} K`);
+
+async function engineNexmark(query: QueryName, events: number, parallelism: number): Promise<{ eventsPerSecond: number; outputs: number }> {
+  const env = StreamExecutionEnvironment.create({ parallelism });
+  const source = nexmarkEvents(env, { maxEvents: events });
+  const stream = query === 'q0' ? q0(source) : query === 'q1' ? q1(source) : q2(source);
+  stream.sinkTo(new DiscardingSink(), 'Discard');
+  const start = performance.now();
+  const result = await env.execute(`nexmark ${query}`);
+  const seconds = (performance.now() - start) / 1000;
+  return { eventsPerSecond: events / seconds, outputs: result.recordsOf('Discard')?.recordsIn ?? 0 };
+}
+
+async function nexmark(query: QueryName, events: number, parallelism: number): Promise<void> {
+  console.log(`Nexmark ${query}: ${fmt(events)} events, engine parallelism ${parallelism} (chained), Node ${process.version}`);
+  // warm-up: JIT for all three contenders
+  await engineNexmark(query, Math.min(events, 1_000_000), parallelism);
+  forLoopBaseline(query, Math.min(events, 1_000_000));
+  await pipelineBaseline(query, Math.min(events, 200_000));
+  const engine = await engineNexmark(query, events, parallelism);
+  const loop = forLoopBaseline(query, events);
+  const pipe = await pipelineBaseline(query, Math.min(events, 5_000_000));
+  console.log(`  engine           ${fmt(engine.eventsPerSecond)} events/s  (${engine.outputs} outputs)`);
+  console.log(`  for-loop         ${fmt(loop.eventsPerSecond)} events/s  (${loop.outputs} outputs)`);
+  console.log(`  stream.pipeline  ${fmt(pipe.eventsPerSecond)} events/s  (${pipe.outputs} outputs)`);
+  console.log(`  ratio engine / for-loop        ${(engine.eventsPerSecond / loop.eventsPerSecond).toFixed(2)}  (target >= 0.70 at parallelism 1)`);
+  console.log(`  ratio engine / stream.pipeline ${(engine.eventsPerSecond / pipe.eventsPerSecond).toFixed(2)}  (target >= 1.5)`);
+  console.log(`  (blackhole ${blackholeValue().toExponential(3)})`);
+}
+
+const countPerAuction: KeyedProcessFunction<number, Bid, [number, number]> = {
+  processElement(bid, ctx, out) {
+    const state = ctx.runtime.getState<number>({ name: 'count', defaultValue: 0 });
+    const n = (state.value() ?? 0) + 1;
+    state.update(n);
+    out.collect([bid.auction, n]);
+  },
+};
+
+async function keyed(events: number): Promise<void> {
+  console.log(`Keyed: Nexmark q1 -> keyBy(auction) -> running count, ${fmt(events)} events, parallelism 2 (embedded, one thread)`);
+  const run = async (n: number): Promise<number> => {
+    const env = StreamExecutionEnvironment.create({ parallelism: 2 });
+    q1(nexmarkEvents(env, { maxEvents: n }))
+      .keyBy((b) => b.auction)
+      .process(countPerAuction, 'Count')
+      .sinkTo(new DiscardingSink());
+    const start = performance.now();
+    await env.execute('keyed');
+    return n / ((performance.now() - start) / 1000);
+  };
+  const loop = (n: number): number => {
+    const g = new NexmarkGenerator({ maxEvents: n });
+    const counts = new Map<number, number>();
+    let sink = 0;
+    const start = performance.now();
+    while (g.hasNext()) {
+      const e = g.next();
+      if (e.type !== BID) continue;
+      const converted = { auction: e.auction, price: e.price * 0.908 };
+      const c = (counts.get(converted.auction) ?? 0) + 1;
+      counts.set(converted.auction, c);
+      sink += c;
+    }
+    if (sink < 0) console.log(sink);
+    return n / ((performance.now() - start) / 1000);
+  };
+  await run(Math.min(events, 500_000));
+  loop(Math.min(events, 500_000));
+  const engine = await run(events);
+  const base = loop(events);
+  console.log(`  engine    ${fmt(engine)} events/s`);
+  console.log(`  for-loop  ${fmt(base)} events/s (q1 + Map count, single thread)`);
+  console.log(`  ratio engine / for-loop ${(engine / base).toFixed(2)}`);
+}
+
+async function backpressure(seconds: number): Promise<void> {
+  const sourceRate = 200_000;
+  const sinkMicros = 50; // the sink manages ~20 K records/s: the source is 10x faster
+  console.log(`Backpressure: source ${fmt(sourceRate)} records/s, sink ${sinkMicros} µs/record (~${fmt(1e6 / sinkMicros)}/s), ${seconds} s, parallelism 2`);
+  const env = StreamExecutionEnvironment.create({ parallelism: 2 });
+  let consumed = 0;
+  env
+    .fromSequence(1, Number.MAX_SAFE_INTEGER - 1, { ratePerSecond: sourceRate })
+    .map((n) => ({ n, payload: 'x'.repeat(100) }))
+    .rebalance()
+    .sinkTo(
+      {
+        createWriter: () => ({
+          write: () => {
+            consumed++;
+            const until = performance.now() + sinkMicros / 1000;
+            while (performance.now() < until) {
+              /* slow sink */
+            }
+          },
+        }),
+      },
+      'Slow Sink',
+    );
+  const { MiniCluster } = await import('../actors/mini-cluster.js');
+  const cluster = await MiniCluster.start({ slotsPerTaskExecutor: 2 });
+  const { graph, userCode } = env.build('backpressure');
+  const jobId = await cluster.submit(graph, userCode);
+  const samples: number[] = [];
+  const t0 = performance.now();
+  for (let s = 1; s <= seconds; s++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    samples.push(rss);
+    if (s % 2 === 0 || s === seconds) {
+      const m = await cluster.metrics(jobId);
+      const src = m.filter((x) => x.vertex === graph.vertices[0]!.id);
+      const produced = src.reduce((n, x) => n + x.recordsOut, 0);
+      const bp = src.reduce((n, x) => n + x.backpressuredRatio, 0) / src.length;
+      console.log(
+        `  t=${String(s).padStart(3)} s  rss ${rss.toFixed(1)} MiB  produced ${produced}  consumed ${consumed}  in flight ${produced - consumed}  source backpressured ${(bp * 100).toFixed(0)}%`,
+      );
+    }
+  }
+  await cluster.cancel(jobId);
+  await cluster.result(jobId, 10_000);
+  await cluster.close();
+  const half = Math.floor(samples.length / 2);
+  const first = samples.slice(1, Math.max(2, half));
+  const second = samples.slice(half);
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  console.log(`  rss first half avg ${avg(first).toFixed(1)} MiB, second half avg ${avg(second).toFixed(1)} MiB, max ${Math.max(...samples).toFixed(1)} MiB`);
+  console.log(`  ratio second/first half ${(avg(second) / avg(first)).toFixed(3)} (flat = ~1.0); consumed ${fmt(consumed / ((performance.now() - t0) / 1000))}/s vs offered ${fmt(sourceRate)}/s`);
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { events: { type: 'string' }, parallelism: { type: 'string' }, seconds: { type: 'string' } },
+  });
+  const [what, arg] = positionals;
+  const events = Number(values.events ?? 10_000_000);
+  switch (what) {
+    case 'nexmark': {
+      const queries = (arg === undefined ? ['q0', 'q1', 'q2'] : [arg]) as QueryName[];
+      for (const q of queries) {
+        if (!['q0', 'q1', 'q2'].includes(q)) throw new Error(`unknown query ${q}; have q0, q1, q2`);
+        await nexmark(q, events, Number(values.parallelism ?? 1));
+      }
+      return;
+    }
+    case 'keyed':
+      return keyed(Number(values.events ?? 5_000_000));
+    case 'backpressure':
+      return backpressure(Number(values.seconds ?? 30));
+    default:
+      console.log('usage: npm run bench -- nexmark [q0|q1|q2] [--events N] [--parallelism P] | keyed [--events N] | backpressure [--seconds S]');
+      process.exitCode = what === undefined ? 0 : 2;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

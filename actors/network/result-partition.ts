@@ -15,6 +15,7 @@
  *     has sent its end-of-partition event.
  */
 import { TroupeError } from '../../core/errors.js';
+import { Fifo } from '../../core/fifo.js';
 
 export type NetworkEvent = { readonly kind: 'end-of-partition' };
 
@@ -23,8 +24,7 @@ export type QueueItem = { readonly records: unknown[]; readonly event?: undefine
 export type SendFn = (subpartition: number, seq: number, item: QueueItem, backlog: number) => void;
 
 class Subpartition {
-  readonly queue: QueueItem[] = [];
-  head = 0;
+  readonly queue = new Fifo<QueueItem>();
   dataQueued = 0;
   credit = 0;
   seq = 0;
@@ -121,8 +121,7 @@ export class ResultPartition {
     if (this.pending === 0) return;
     for (let i = 0; i < this.subs.length; i++) {
       const s = this.subs[i]!;
-      while (s.head < s.queue.length) {
-        const item = s.queue[s.head]!;
+      for (let item = s.queue.peek(); item !== undefined; item = s.queue.peek()) {
         if (item.event === undefined) {
           if (s.credit === 0) break;
           s.credit--;
@@ -131,14 +130,9 @@ export class ResultPartition {
         } else {
           s.eventSent = true;
         }
-        s.queue[s.head] = undefined as unknown as QueueItem;
-        s.head++;
+        s.queue.shift();
         this.pending--;
         send(i, s.seq++, item, s.dataQueued);
-      }
-      if (s.head === s.queue.length) {
-        s.queue.length = 0;
-        s.head = 0;
       }
     }
   }

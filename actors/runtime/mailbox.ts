@@ -9,6 +9,8 @@
  *  3. A handler that throws (or rejects) does not stop the mailbox: the error goes to the
  *     actor's error callback (for `post`) or to the caller (for `call`).
  */
+import { Fifo } from '../../core/fifo.js';
+
 type Job = () => unknown;
 
 interface Entry {
@@ -22,14 +24,13 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 export class SerialMailbox {
-  private readonly queue: Entry[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Entry>();
   private busy = false;
 
   constructor(private readonly onError: (error: unknown) => void) {}
 
   get size(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   /** Fire-and-forget: errors go to the mailbox's error callback. */
@@ -48,12 +49,7 @@ export class SerialMailbox {
 
   private drain(): void {
     this.busy = true;
-    while (this.head < this.queue.length) {
-      const entry = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
+    for (let entry = this.queue.shift(); entry !== undefined; entry = this.queue.shift()) {
       let result: unknown;
       try {
         result = entry.job();

@@ -14,6 +14,7 @@
  *  5. Any error ends the task as failed exactly once; later messages are ignored.
  */
 import type { Clock } from '../../core/clock.js';
+import { Fifo } from '../../core/fifo.js';
 import { TroupeError, toErrorRecord, type ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId } from '../../core/ids.js';
 import type { OperatorSpec } from '../../core/job-graph.js';
@@ -75,8 +76,7 @@ export class StreamTask {
   private readonly gateList: Gate[] = [];
   private readonly outputs: Output[] = [];
   private readonly partitions: ResultPartition[] = [];
-  private readonly input: InputItem[] = [];
-  private inputHead = 0;
+  private readonly input = new Fifo<InputItem>();
   private current: unknown[] | null = null;
   private currentItem: InputItem | null = null;
   private pos = 0;
@@ -303,13 +303,8 @@ export class StreamTask {
     for (;;) {
       let records = this.current;
       if (records === null) {
-        if (this.inputHead === this.input.length) {
-          this.input.length = 0;
-          this.inputHead = 0;
-          return this.beginWait('idle');
-        }
-        const item = this.input[this.inputHead]!;
-        this.input[this.inputHead++] = undefined as unknown as InputItem;
+        const item = this.input.shift();
+        if (item === undefined) return this.beginWait('idle');
         if (item.records === null) {
           this.channelEnded(item);
           if (this.openChannels === 0) return this.endOfInput();

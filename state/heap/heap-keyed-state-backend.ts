@@ -15,6 +15,8 @@ export class HeapKeyedStateBackend {
   private currentKey: unknown = undefined;
   private currentStateKey: StateKey = '';
   private readonly tables = new Map<string, Map<StateKey, unknown>>();
+  /** One state object per name: user code often calls getState for every record. */
+  private readonly states = new Map<string, { readonly defaultValue: unknown; readonly state: ValueState<unknown> }>();
 
   constructor(
     private readonly maxParallelism: number,
@@ -35,6 +37,14 @@ export class HeapKeyedStateBackend {
   }
 
   getValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
+    const cached = this.states.get(descriptor.name);
+    if (cached !== undefined && Object.is(cached.defaultValue, descriptor.defaultValue)) return cached.state as ValueState<V>;
+    const state = this.createValueState(descriptor);
+    this.states.set(descriptor.name, { defaultValue: descriptor.defaultValue, state: state as ValueState<unknown> });
+    return state;
+  }
+
+  private createValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
     let table = this.tables.get(descriptor.name);
     if (table === undefined) {
       table = new Map();

@@ -122,27 +122,44 @@ function hashKey(key: unknown, ancestors: Set<object> | null): number {
 }
 
 /**
- * The identity of a key inside keyed state: the key itself for strings, numbers and booleans,
- * otherwise a canonical JSON string. Call only on keys that passed keyGroupFor.
+ * The identity of a key inside keyed state: numbers and booleans as they are, strings as they are
+ * unless they start with NUL, everything else as NUL + a tagged canonical form. The encoding is
+ * injective: distinct keys never share state. Call only on keys that passed keyGroupFor.
  */
 export type StateKey = string | number | boolean;
 
 export function stateKeyOf(key: unknown): StateKey {
-  const t = typeof key;
-  if (t === 'string' || t === 'number' || t === 'boolean') return key as StateKey;
-  return `\u0000${canonicalJson(key)}`;
+  switch (typeof key) {
+    case 'number':
+      return key === 0 ? 0 : key;
+    case 'boolean':
+      return key;
+    case 'string':
+      return key.charCodeAt(0) === 0 ? `\u0000${JSON.stringify(key)}` : key;
+    default:
+      return `\u0000${canonical(key)}`;
+  }
 }
 
-function canonicalJson(value: unknown): string {
-  if (typeof value === 'bigint') return `{"$n":"${value.toString()}"}`;
-  if (value instanceof Date) return `{"$d":${value.getTime()}}`;
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`;
+/** Strings are quoted, bigints end in `n`, dates start with `D`: no two kinds of value collide. */
+function canonical(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return value === 0 ? '0' : String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return `${value.toString()}n`;
+    default:
+      break;
   }
-  return JSON.stringify(value);
+  if (value instanceof Date) return `D${value.getTime()}`;
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+    .join(',')}}`;
 }

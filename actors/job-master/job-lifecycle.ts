@@ -52,6 +52,7 @@ export function step(state: LifecycleState, event: LifecycleEvent): { state: Lif
         effects: [{ type: 'start-tasks' }],
       };
     case 'deploy-failed':
+      if (state.status === 'failing' || state.status === 'cancelling') return settle(state);
       return beginStop(state, 'failing', event.error);
     case 'cancel':
       if (state.status === 'cancelling' || state.status === 'failing') return { state, effects: [] };
@@ -60,9 +61,14 @@ export function step(state: LifecycleState, event: LifecycleEvent): { state: Lif
       const previous = state.executions[event.attemptId];
       if (previous === undefined || isTerminalTask(previous)) return { state, effects: [] };
       const next: LifecycleState = { ...state, executions: { ...state.executions, [event.attemptId]: event.state } };
-      if (event.state === 'failed' && state.status !== 'failing' && state.status !== 'cancelling') {
+      const stopping = state.status === 'failing' || state.status === 'cancelling';
+      if (event.state === 'failed' && !stopping) {
         const error = event.error ?? { code: 'TROUPE_TASK_FAILED', message: `task ${event.attemptId} failed` };
         return beginStop(next, 'failing', error);
+      }
+      if (event.state === 'canceled' && state.status === 'running') {
+        // nobody asked for it: a task that stops on its own must not leave the job running forever
+        return beginStop(next, 'failing', { code: 'TROUPE_TASK_FAILED', message: `task ${event.attemptId} was cancelled while the job was running` });
       }
       return settle(next);
     }
@@ -79,7 +85,7 @@ function beginStop(state: LifecycleState, status: 'failing' | 'cancelling', erro
   const next: LifecycleState = {
     status,
     executions: mapAll(state.executions, (s) => (isTerminalTask(s) ? s : 'canceling')),
-    ...(error !== undefined ? { error } : state.error !== undefined ? { error: state.error } : {}),
+    ...(state.error !== undefined ? { error: state.error } : error !== undefined ? { error } : {}),
   };
   const settled = settle(next);
   return { state: settled.state, effects: live.length > 0 ? [{ type: 'cancel-tasks', attempts: live }, ...settled.effects] : settled.effects };

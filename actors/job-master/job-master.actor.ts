@@ -78,10 +78,11 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       );
       await this.apply({ type: 'deployed' });
     } catch (error) {
-      for (const e of this.executions) {
-        if (!submitted.has(e.attemptId)) this.lifecycle = step(this.lifecycle, { type: 'task-state', attemptId: e.attemptId, state: 'canceled' }).state;
-      }
       await this.apply({ type: 'deploy-failed', error: toErrorRecord(error, 'TROUPE_TASK_FAILED') });
+      // tasks that never reached their TaskExecutor will not report: they are cancelled here
+      for (const e of this.executions) {
+        if (!submitted.has(e.attemptId)) await this.apply({ type: 'task-state', attemptId: e.attemptId, state: 'canceled' });
+      }
     }
   }
 

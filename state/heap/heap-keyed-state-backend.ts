@@ -40,7 +40,7 @@ export class HeapKeyedStateBackend {
     const cached = this.states.get(descriptor.name);
     if (cached !== undefined && Object.is(cached.defaultValue, descriptor.defaultValue)) return cached.state as ValueState<V>;
     const state = this.createValueState(descriptor);
-    this.states.set(descriptor.name, { defaultValue: descriptor.defaultValue, state: state as ValueState<unknown> });
+    this.states.set(descriptor.name, { defaultValue: descriptor.defaultValue, state: state });
     return state;
   }
 

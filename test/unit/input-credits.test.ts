@@ -11,12 +11,6 @@ import { InputGateCredits } from '../../actors/network/input-credits.js';
 import { TroupeError } from '../../core/errors.js';
 import { seededRng } from '../helpers/prng.js';
 
-function creditsOf(gate: InputGateCredits): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const [channel, credit] of gate.drainCredits()) out.set(channel, (out.get(channel) ?? 0) + credit);
-  return out;
-}
-
 function floatingHeld(gate: InputGateCredits, channels: number): number {
   let n = 0;
   for (let i = 0; i < channels; i++) n += gate.inspect(i).floatingHeld;
@@ -158,12 +152,21 @@ test('input credits - onBacklog alone claims floating slots', (t) => {
   t.is(gate.floatingInPool, 2);
 });
 
-test('input credits - a zero backlog claims no floating slot', (t) => {
+test('input credits - a zero backlog announced before any buffer claims no floating slot', (t) => {
   const gate = new InputGateCredits(1, 2, 4);
   gate.drainCredits();
-  gate.onBuffer(0, 0);
+  gate.onBacklog(0, 0);
   t.is(gate.floatingInPool, 4);
   t.deepEqual(gate.drainCredits(), []);
+});
+
+test('input credits - with zero backlog a channel tops its free slots up to the exclusive count (Flink: required = backlog + initial credit)', (t) => {
+  const gate = new InputGateCredits(1, 2, 4);
+  gate.drainCredits();
+  gate.onBuffer(0, 0); // one exclusive slot holds the buffer; required = 0 + 2
+  t.deepEqual(gate.inspect(0), { free: 2, floatingHeld: 1, used: 1, required: 2 });
+  t.is(gate.floatingInPool, 3);
+  t.deepEqual(gate.drainCredits(), [[0, 1]]);
 });
 
 test('input credits - claims stop when the pool is empty', (t) => {
@@ -214,7 +217,9 @@ test('input credits - an exclusive slot recycled while surplus floating credit i
 test('input credits - pool plus held floating slots equal the floating total through a scripted run (invariant 3)', (t) => {
   const channels = 3;
   const gate = new InputGateCredits(channels, 1, 2);
-  const check = (): void => t.is(gate.floatingInPool + floatingHeld(gate, channels), 2);
+  const check = (): void => {
+    t.is(gate.floatingInPool + floatingHeld(gate, channels), 2);
+  };
   gate.drainCredits();
   check();
   gate.onBuffer(0, 2);
@@ -252,26 +257,25 @@ test('input credits - channels waiting for a floating slot are served in arrival
 });
 
 test('input credits - a waiter that still needs more after being served queues again behind the others (invariant 4)', (t) => {
-  const gate = new InputGateCredits(3, 1, 1);
+  const gate = new InputGateCredits(3, 1, 2);
   gate.drainCredits();
-  gate.onBacklog(0, 1); // holds the floating slot
-  gate.onBacklog(1, 2); // needs two
-  gate.onBacklog(2, 1); // needs one
-  gate.drainCredits();
-  const served: number[] = [];
-  // channel 0 gives the slot back; then whoever holds it uses it once and returns it
+  gate.onBacklog(0, 2); // channel 0 holds both floating slots
+  gate.onBacklog(1, 2); // waits first, needs two
+  gate.onBacklog(2, 1); // waits second, needs one
+  t.deepEqual(gate.drainCredits(), [[0, 2]]);
   gate.onBuffer(0, 0);
+  gate.onBuffer(0, 0); // both floating slots now hold buffers; channel 0 needs none
+  const served: number[] = [];
   gate.recycle(0);
-  for (let round = 0; round < 3; round++) {
-    const credits = gate.drainCredits();
-    t.is(credits.length, 1);
-    const channel = credits[0]![0];
-    served.push(channel);
-    gate.onBuffer(channel, channel === 1 ? 10 : 0); // keep channel 1's need alive while it has backlog
-    gate.onBacklog(channel, channel === 1 && round === 0 ? 1 : 0);
-    gate.recycle(channel);
-  }
+  for (const [channel] of gate.drainCredits()) served.push(channel);
+  gate.recycle(0);
+  for (const [channel] of gate.drainCredits()) served.push(channel);
+  // channel 2 uses and returns its slot: channel 1, queued again behind 2, gets it
+  gate.onBuffer(2, 0);
+  gate.recycle(2);
+  for (const [channel] of gate.drainCredits()) served.push(channel);
   t.deepEqual(served, [1, 2, 1]);
+  t.is(gate.inspect(1).free, 3);
 });
 
 test('input credits - a waiter that no longer needs a slot is skipped in favour of the next', (t) => {

@@ -12,7 +12,7 @@ import type {
 } from './functions.js';
 import type { Sink } from './sink.js';
 import { PrintSink } from './sinks/print-sink.js';
-import type { Transformation } from './transformation.js';
+import { operatorTransformation, type Transformation } from './transformation.js';
 import { validateParallelism } from './job-graph-builder.js';
 
 /** What a stream needs from its environment (kept narrow to avoid a cycle). */
@@ -129,16 +129,7 @@ export class DataStream<T> {
     if (sink === null || typeof sink !== 'object' || typeof sink.createWriter !== 'function') {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'sinkTo expects a Sink (an object with createWriter(ctx))');
     }
-    const t: Transformation = {
-      type: 'operator',
-      id: this.ctx.nextId(),
-      name,
-      uid: undefined,
-      parallelism: undefined,
-      code: { kind: 'sink', sink: sink },
-      inputs: [this.transformation],
-      chainable: true,
-    };
+    const t = operatorTransformation(this.ctx.nextId(), name, { kind: 'sink', sink: sink }, [this.transformation]);
     this.ctx.add(t);
     this.ctx.addSink(t);
     return new DataStreamSink<T>(this.ctx, t);
@@ -149,16 +140,7 @@ export class DataStream<T> {
   }
 
   protected operator<R>(name: string, code: OperatorUserCode): DataStream<R> {
-    const t: Transformation = {
-      type: 'operator',
-      id: this.ctx.nextId(),
-      name,
-      uid: undefined,
-      parallelism: undefined,
-      code,
-      inputs: [this.transformation],
-      chainable: true,
-    };
+    const t = operatorTransformation(this.ctx.nextId(), name, code, [this.transformation]);
     this.ctx.add(t);
     return new DataStream<R>(this.ctx, t);
   }

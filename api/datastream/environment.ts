@@ -12,7 +12,7 @@ import type { Source } from './source.js';
 import { CollectionSource } from './sources/collection-source.js';
 import { SequenceSource, type SequenceOptions } from './sources/sequence-source.js';
 import { CollectSink } from './sinks/collect-sink.js';
-import type { Transformation } from './transformation.js';
+import { operatorTransformation, type Transformation } from './transformation.js';
 
 export interface EnvironmentOptions {
   readonly parallelism?: number;
@@ -81,16 +81,7 @@ export class StreamExecutionEnvironment {
     if (source === null || typeof source !== 'object' || typeof source.createReader !== 'function') {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'fromSource expects a Source (an object with createReader(ctx))');
     }
-    const t: Transformation = {
-      type: 'operator',
-      id: this.ctx.nextId(),
-      name,
-      uid: undefined,
-      parallelism: undefined,
-      code: { kind: 'source', source: source },
-      inputs: [],
-      chainable: true,
-    };
+    const t = operatorTransformation(this.ctx.nextId(), name, { kind: 'source', source: source }, []);
     this.ctx.add(t);
     return new DataStream<T>(this.ctx, t);
   }

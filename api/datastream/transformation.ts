@@ -34,3 +34,8 @@ export interface UnionTransformation extends Base {
 }
 
 export type Transformation = OperatorTransformation | PartitionTransformation | UnionTransformation;
+
+/** A new operator transformation with the environment's defaults (no uid, default parallelism). */
+export function operatorTransformation(id: number, name: string, code: OperatorUserCode, inputs: readonly Transformation[]): OperatorTransformation {
+  return { type: 'operator', id, name, uid: undefined, parallelism: undefined, code, inputs, chainable: true };
+}

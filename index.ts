@@ -1,5 +1,5 @@
 /** Troupe: a distributed, stateful stream processor for TypeScript, built on comedy actors. */
-export { StreamExecutionEnvironment, type EnvironmentOptions, type ExecutionResult, type JobExecutor } from './api/datastream/environment.js';
+export { StreamExecutionEnvironment, type EnvironmentOptions, type ExecutionResult } from './api/datastream/environment.js';
 export { DataStream, KeyedStream, DataStreamSink } from './api/datastream/data-stream.js';
 export type * from './api/datastream/functions.js';
 export type { Source, SourceReader, SourceContext, PollResult } from './api/datastream/source.js';

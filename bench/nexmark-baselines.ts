@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { NexmarkGenerator } from '../api/nexmark/generator.js';
 import { BID } from '../api/nexmark/model.js';
 import type { Bid, NexmarkEvent } from '../api/nexmark/model.js';
+import { isQ2Auction, toAuctionPrice, toCurrency, type AuctionPrice } from '../api/nexmark/queries.js';
 
 export type QueryName = 'q0' | 'q1' | 'q2';
 
@@ -25,24 +26,6 @@ export interface BaselineResult {
   eventsPerSecond: number;
 }
 
-/** q1 output: the bid with its price converted to euros. */
-interface CurrencyBid {
-  type: 2;
-  auction: number;
-  bidder: number;
-  price: number;
-  channel: string;
-  url: string;
-  dateTime: number;
-  extra: string;
-}
-
-/** q2 output. */
-interface AuctionPrice {
-  auction: number;
-  price: number;
-}
-
 // ---- Blackhole sinks: fold a field into a global so the work cannot be optimised away ----
 
 /** One typed-array slot: adding to it never allocates nor changes representation (no deopts). */
@@ -51,7 +34,7 @@ const blackhole = new Float64Array(1);
 function sinkBid(b: Bid): void {
   blackhole[0]! += b.price;
 }
-function sinkCurrency(b: CurrencyBid): void {
+function sinkCurrency(b: Bid): void {
   blackhole[0]! += b.price;
 }
 function sinkAuctionPrice(r: AuctionPrice): void {
@@ -64,19 +47,6 @@ function sinkEvent(e: NexmarkEvent): void {
 /** The value the blackhole sinks accumulated (print it to keep the sinks observable). */
 export function blackholeValue(): number {
   return blackhole[0]!;
-}
-
-function toCurrency(b: Bid): CurrencyBid {
-  return {
-    type: b.type,
-    auction: b.auction,
-    bidder: b.bidder,
-    price: b.price * 0.908,
-    channel: b.channel,
-    url: b.url,
-    dateTime: b.dateTime,
-    extra: b.extra,
-  };
 }
 
 function result(events: number, outputs: number, start: bigint): BaselineResult {
@@ -126,8 +96,8 @@ function loopQ2(g: NexmarkGenerator): number {
   let outputs = 0;
   for (let i = 0; i < CHUNK && g.hasNext(); i++) {
     const e = g.next();
-    if (e.type === BID && e.auction % 123 === 0) {
-      sinkAuctionPrice({ auction: e.auction, price: e.price });
+    if (e.type === BID && isQ2Auction(e)) {
+      sinkAuctionPrice(toAuctionPrice(e));
       outputs++;
     }
   }
@@ -200,7 +170,7 @@ export async function pipelineBaseline(query: QueryName, events: number, seed = 
       });
       sink = new Writable({
         objectMode: true,
-        write(b: CurrencyBid, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+        write(b: Bid, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
           sinkCurrency(b);
           outputs++;
           callback();
@@ -211,7 +181,7 @@ export async function pipelineBaseline(query: QueryName, events: number, seed = 
       transform = new Transform({
         objectMode: true,
         transform(e: NexmarkEvent, _encoding: BufferEncoding, callback: TransformCallback): void {
-          if (e.type === BID && e.auction % 123 === 0) callback(null, { auction: e.auction, price: e.price });
+          if (e.type === BID && isQ2Auction(e)) callback(null, toAuctionPrice(e));
           else callback();
         },
       });

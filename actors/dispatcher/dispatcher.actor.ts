@@ -62,9 +62,15 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       record.jobMaster = jobMaster;
       return { jobId: jobGraph.jobId };
     },
-    'job-status': ({ jobId }) => {
+    'job-status': async ({ jobId }) => {
       const job = this.job(jobId);
-      return { jobId, name: job.name, status: job.status, startTime: job.startTime, tasks: [] };
+      if (job.jobMaster !== null) {
+        // a JobMaster busy deploying answers late: fall back to what the Dispatcher knows
+        const live = await job.jobMaster.ask({ type: 'status' }, 1_000).catch(() => null);
+        if (live !== null) return live;
+      }
+      const tasks = (job.result?.tasks ?? []).map((t) => ({ attemptId: t.attemptId, state: t.state }));
+      return { jobId, name: job.name, status: job.status, startTime: job.startTime, tasks };
     },
     'job-result': ({ jobId }) => this.job(jobId).result,
     'cancel-job': async ({ jobId }) => {

@@ -53,7 +53,6 @@ interface Gate {
   readonly credits: InputGateCredits;
   readonly expectedSeq: number[];
   readonly ended: boolean[];
-  endedCount: number;
 }
 
 interface InputItem {
@@ -121,7 +120,6 @@ export class StreamTask {
         credits: new InputGateCredits(g.producers.length, net.exclusiveCredits, net.floatingCredits),
         expectedSeq: g.producers.map(() => 0),
         ended: g.producers.map(() => false),
-        endedCount: 0,
       };
       this.gates.set(g.edge, gate);
       this.gateList.push(gate);
@@ -331,7 +329,6 @@ export class StreamTask {
     const { gate, channel } = item;
     if (gate.ended[channel]) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel} ended twice`);
     gate.ended[channel] = true;
-    gate.endedCount++;
     this.openChannels--;
   }
 

@@ -171,7 +171,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   reduce(fn: ReduceFunction<T>, name = 'Reduce'): DataStream<T> {
     requireFunction(fn, 'reduce');
-    return this.keyed<T>(name, { kind: 'reduce', fn: fn as ReduceFunction<unknown>, keySelector: this.keySelector as KeySelector<unknown, unknown> });
+    return this.operator<T>(name, { kind: 'reduce', fn: fn as ReduceFunction<unknown>, keySelector: this.keySelector as KeySelector<unknown, unknown> });
   }
 
   /** Running sum of a numeric field per key; other fields come from the first record of the key. */
@@ -191,15 +191,11 @@ export class KeyedStream<T, K> extends DataStream<T> {
     if (fn === null || typeof fn !== 'object' || typeof fn.processElement !== 'function') {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'process expects an object with a processElement(value, ctx, out) method');
     }
-    return this.keyed<R>(name, {
+    return this.operator<R>(name, {
       kind: 'keyed-process',
       fn: fn,
       keySelector: this.keySelector as KeySelector<unknown, unknown>,
     });
-  }
-
-  private keyed<R>(name: string, code: OperatorUserCode): DataStream<R> {
-    return this.operator<R>(name, code);
   }
 }
 

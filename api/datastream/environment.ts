@@ -3,7 +3,7 @@ import { TroupeError } from '../../core/errors.js';
 import { newJobId } from '../../core/ids.js';
 import { DEFAULT_NETWORK_CONFIG, type JobGraph, type NetworkConfig } from '../../core/job-graph.js';
 import { DEFAULT_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM } from '../../state/key-groups.js';
-import { MiniCluster, type MiniClusterOptions } from '../../actors/mini-cluster.js';
+import { MiniCluster } from '../../actors/mini-cluster.js';
 import type { JobResult } from '../../actors/protocol/job-status.js';
 import type { JobUserCode } from '../../actors/task/user-code.js';
 import { DataStream, type StreamContext } from './data-stream.js';
@@ -12,7 +12,7 @@ import type { Source } from './source.js';
 import { CollectionSource } from './sources/collection-source.js';
 import { SequenceSource, type SequenceOptions } from './sources/sequence-source.js';
 import { CollectSink } from './sinks/collect-sink.js';
-import { operatorTransformation, type Transformation } from './transformation.js';
+import { operatorIdOf, operatorTransformation, type Transformation } from './transformation.js';
 
 export interface EnvironmentOptions {
   readonly parallelism?: number;
@@ -30,11 +30,6 @@ export type ExecutionResult = JobResult & {
   recordsOf(operator: string): { recordsIn: number; recordsOut: number } | undefined;
 };
 
-/** Runs a built job; the embedded default starts a MiniCluster. `troupe run --cluster` swaps it. */
-export interface JobExecutor {
-  execute(graph: JobGraph, userCode: JobUserCode): Promise<JobResult>;
-}
-
 export class StreamExecutionEnvironment {
   readonly parallelism: number;
   readonly maxParallelism: number;
@@ -43,8 +38,6 @@ export class StreamExecutionEnvironment {
   private readonly sinks: Transformation[] = [];
   private counter = 0;
   private readonly ctx: StreamContext;
-  /** Set by `troupe run` to run jobs somewhere other than a fresh embedded cluster. */
-  static executorOverride: JobExecutor | null = null;
 
   private constructor(private readonly options: EnvironmentOptions) {
     const maxP = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
@@ -108,7 +101,7 @@ export class StreamExecutionEnvironment {
 
   async execute(name = 'Troupe Job'): Promise<ExecutionResult> {
     const { graph, userCode } = this.build(name);
-    const result = await this.run(graph, userCode);
+    const result = await runEmbedded(graph, userCode, this.options.cluster);
     if (result.status !== 'finished') {
       throw new TroupeError(result.error?.code ?? 'TROUPE_JOB_CANCELLED', `job '${name}' ${result.status}: ${result.error?.message ?? 'cancelled'}`, {
         ...(result.error?.operator !== undefined ? { operator: result.error.operator } : {}),
@@ -123,20 +116,15 @@ export class StreamExecutionEnvironment {
   async executeAndCollect<T>(stream: DataStream<T>, name = 'Troupe Job'): Promise<T[]> {
     const sink = stream.sinkTo(new CollectSink<T>(), 'Collect');
     const result = await this.execute(name);
-    const id = sink.transformation.uid ?? `sink-${sink.transformation.id}`;
-    return (result.collected[id] ?? []) as T[];
+    return (result.collected[operatorIdOf(sink.transformation)] ?? []) as T[];
   }
 
-  private async run(graph: JobGraph, userCode: JobUserCode): Promise<JobResult> {
-    const override = StreamExecutionEnvironment.executorOverride;
-    if (override !== null && this.options.cluster === undefined) return override.execute(graph, userCode);
-    return runEmbedded(graph, userCode, this.options.cluster);
-  }
 }
 
-export async function runEmbedded(graph: JobGraph, userCode: JobUserCode, cluster?: MiniCluster, options: MiniClusterOptions = {}): Promise<JobResult> {
+/** Runs a job on `cluster`, or on a MiniCluster started for it and sized to it. */
+export async function runEmbedded(graph: JobGraph, userCode: JobUserCode, cluster?: MiniCluster): Promise<JobResult> {
   const own = cluster === undefined;
-  const c = cluster ?? (await MiniCluster.start({ slotsPerTaskExecutor: Math.max(...graph.vertices.map((v) => v.parallelism)), ...options }));
+  const c = cluster ?? (await MiniCluster.start({ slotsPerTaskExecutor: Math.max(...graph.vertices.map((v) => v.parallelism)) }));
   try {
     const jobId = await c.submit(graph, userCode);
     return await c.result(jobId);

@@ -15,7 +15,7 @@ import { TroupeError } from '../../core/errors.js';
 import type { JobId, OperatorId, VertexId } from '../../core/ids.js';
 import type { JobEdge, JobGraph, JobVertex, NetworkConfig, OperatorSpec, PartitionerKind } from '../../core/job-graph.js';
 import type { JobUserCode, OperatorUserCode } from '../../actors/task/user-code.js';
-import type { OperatorTransformation, Transformation } from './transformation.js';
+import { operatorIdOf, type OperatorTransformation, type Transformation } from './transformation.js';
 
 export interface BuildOptions {
   readonly jobId: JobId;
@@ -70,7 +70,7 @@ export function buildJobGraph(sinks: readonly Transformation[], all: readonly Tr
     if (op.code.kind === 'source' && op.code.source.maxParallelism !== undefined && p > op.code.source.maxParallelism) {
       throw new TroupeError('TROUPE_INVALID_PARALLELISM', `source '${op.name}' supports at most parallelism ${op.code.source.maxParallelism}, got ${p}`);
     }
-    const id = op.uid ?? `${op.code.kind}-${op.id}`;
+    const id = operatorIdOf(op);
     if (seen.has(id)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `operator id '${id}' is used twice; uids must be unique within a job`);
     seen.add(id);
     ids.set(op, id as OperatorId);

@@ -35,6 +35,11 @@ export interface UnionTransformation extends Base {
 
 export type Transformation = OperatorTransformation | PartitionTransformation | UnionTransformation;
 
+/** The stable operator id (job-graph-builder.ts, invariant 1): the uid, else kind and creation index. */
+export function operatorIdOf(t: Transformation): string {
+  return t.uid ?? (t.type === 'operator' ? `${t.code.kind}-${t.id}` : `${t.type}-${t.id}`);
+}
+
 /** A new operator transformation with the environment's defaults (no uid, default parallelism). */
 export function operatorTransformation(id: number, name: string, code: OperatorUserCode, inputs: readonly Transformation[]): OperatorTransformation {
   return { type: 'operator', id, name, uid: undefined, parallelism: undefined, code, inputs, chainable: true };

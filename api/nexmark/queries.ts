@@ -18,6 +18,30 @@ export function bids(events: DataStream<NexmarkEvent>): DataStream<Bid> {
   return events.filter((e) => e.type === BID, 'Bids') as DataStream<unknown> as DataStream<Bid>;
 }
 
+/** q1's per-record logic: the bid with its price converted to euros. */
+export function toCurrency(b: Bid): Bid {
+  return {
+    type: b.type,
+    auction: b.auction,
+    bidder: b.bidder,
+    price: b.price * 0.908,
+    channel: b.channel,
+    url: b.url,
+    dateTime: b.dateTime,
+    extra: b.extra,
+  };
+}
+
+/** q2's selection predicate. */
+export function isQ2Auction(b: Bid): boolean {
+  return b.auction % 123 === 0;
+}
+
+/** q2's projection. */
+export function toAuctionPrice(b: Bid): AuctionPrice {
+  return { auction: b.auction, price: b.price };
+}
+
 /** q0 pass-through: every bid. */
 export function q0(events: DataStream<NexmarkEvent>): DataStream<Bid> {
   return bids(events);
@@ -25,24 +49,10 @@ export function q0(events: DataStream<NexmarkEvent>): DataStream<Bid> {
 
 /** q1 currency conversion: every bid with price × 0.908. */
 export function q1(events: DataStream<NexmarkEvent>): DataStream<Bid> {
-  return bids(events).map(
-    (b): Bid => ({
-      type: b.type,
-      auction: b.auction,
-      bidder: b.bidder,
-      price: b.price * 0.908,
-      channel: b.channel,
-      url: b.url,
-      dateTime: b.dateTime,
-      extra: b.extra,
-    }),
-    'Currency',
-  );
+  return bids(events).map(toCurrency, 'Currency');
 }
 
 /** q2 selection: (auction, price) of bids on auctions whose id is divisible by 123. */
 export function q2(events: DataStream<NexmarkEvent>): DataStream<AuctionPrice> {
-  return bids(events)
-    .filter((b) => b.auction % 123 === 0, 'Auction % 123')
-    .map((b): AuctionPrice => ({ auction: b.auction, price: b.price }), 'Project');
+  return bids(events).filter(isQ2Auction, 'Auction % 123').map(toAuctionPrice, 'Project');
 }

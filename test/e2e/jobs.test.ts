@@ -206,9 +206,16 @@ test('cancel - a running unbounded-ish job is cancelled and frees its slots', as
       await new Promise((r) => setTimeout(r, 10));
       status = (await cluster.status(jobId)).status;
     }
+    const running = await cluster.status(jobId);
+    // 2 source subtasks + 2 (reduce -> sink) subtasks, each reported by its live JobMaster
+    t.is(running.tasks.length, 4);
+    t.true(running.tasks.every((task) => task.state === 'running'));
     await cluster.cancel(jobId);
     const result = await cluster.result(jobId, 10_000);
     t.is(result.status, 'cancelled');
+    const after = await cluster.status(jobId);
+    t.is(after.status, 'cancelled');
+    t.deepEqual(after.tasks.map((task) => task.state), ['canceled', 'canceled', 'canceled', 'canceled']);
     t.deepEqual(await cluster.overview(), { taskExecutors: 2, slotsTotal: 4, slotsFree: 4 });
   } finally {
     await cluster.close();

@@ -29,6 +29,17 @@ export const ERROR_CATALOG = {
   TROUPE_TASK_FAILED: { status: 500, domain: 'internal', retryable: true, description: 'A task failed for a reason other than a user function.' },
   TROUPE_INTERNAL_ERROR: { status: 500, domain: 'internal', retryable: true, description: 'An actor handler failed unexpectedly.' },
   TROUPE_CLUSTER_SHUT_DOWN: { status: 503, domain: 'external', retryable: false, description: 'The cluster was shut down while the request was pending.' },
+  TROUPE_INVALID_CLUSTER_CONFIG: { status: 400, domain: 'user', retryable: false, description: 'A cluster configuration file is missing, not JSON, or fails validation (every problem is listed).' },
+  TROUPE_INVALID_REQUEST: { status: 400, domain: 'user', retryable: false, description: 'A REST request body, path or query fails validation.' },
+  TROUPE_RECORD_TOO_LARGE: { status: 400, domain: 'user', retryable: false, description: 'A record serializes to more bytes than the configured maximum record size.' },
+  TROUPE_RECORD_NOT_SERIALIZABLE: { status: 400, domain: 'user', retryable: false, description: 'A record holds a value the binary codec cannot carry (function, symbol, class instance, cycle, ...).' },
+  TROUPE_CODEC_CORRUPT: { status: 500, domain: 'internal', retryable: true, description: 'A received buffer or frame does not decode (truncated, unknown tag, bad length).' },
+  TROUPE_FRAME_TOO_LARGE: { status: 413, domain: 'external', retryable: false, description: 'A peer announced a transport frame larger than the configured cap; the connection is closed.' },
+  TROUPE_AUTH_FAILED: { status: 401, domain: 'external', retryable: false, description: 'A transport peer did not prove the shared cluster secret; the connection is closed.' },
+  TROUPE_INSECURE_BIND: { status: 400, domain: 'user', retryable: false, description: 'A listener would bind a non-loopback address without a shared secret.' },
+  TROUPE_PEER_UNREACHABLE: { status: 503, domain: 'external', retryable: true, description: 'A transport peer (agent, TaskExecutor, JobManager) cannot be reached or its connection was lost.' },
+  TROUPE_TASK_EXECUTOR_LOST: { status: 500, domain: 'external', retryable: true, description: 'A TaskExecutor stopped answering heartbeats within the heartbeat timeout.' },
+  TROUPE_SPAWN_FAILED: { status: 500, domain: 'external', retryable: true, description: 'A TaskExecutor process could not be started or did not register in time.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

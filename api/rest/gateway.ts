@@ -1,0 +1,38 @@
+/**
+ * What the REST layer needs from a running cluster. The JobManager process implements it; the
+ * REST layer only validates, maps errors to HTTP and shapes responses.
+ */
+import type { JobId } from '../../core/ids.js';
+import type { JobGraph } from '../../core/job-graph.js';
+import type { JobSummary } from '../../actors/protocol/dispatcher.js';
+import type { JobResult, JobStatusReport } from '../../actors/protocol/job-status.js';
+import type { ClusterOverview } from '../../actors/protocol/resource-manager.js';
+
+export interface JobArtifact {
+  /** The job module bundled by esbuild as CommonJS text; shipped to TaskExecutors, never evaluated by the REST layer. */
+  readonly bundle: string;
+  /** Display name of the job file, e.g. 'word-count.ts'. */
+  readonly entry: string;
+  readonly args: readonly string[];
+  /** The environment's default parallelism the client used. */
+  readonly parallelism: number;
+}
+
+export interface CollectedSlice {
+  readonly records: readonly unknown[];
+  readonly next: number;
+  readonly complete: boolean;
+}
+
+export interface ClusterGateway {
+  submitJob(jobGraph: JobGraph, artifact: JobArtifact): Promise<{ jobId: JobId }>;
+  listJobs(): Promise<JobSummary[]>;
+  jobStatus(jobId: JobId): Promise<JobStatusReport>;
+  /** null while the job is not terminal. */
+  jobResult(jobId: JobId): Promise<JobResult | null>;
+  cancelJob(jobId: JobId): Promise<void>;
+  /** CollectSink records from index `from` on, in arrival order; complete = job terminal and nothing after `next`. */
+  collected(jobId: JobId, from: number): Promise<CollectedSlice>;
+  overview(): Promise<ClusterOverview>;
+  shutdown(): Promise<void>;
+}

@@ -3,17 +3,19 @@
  * actors in this process. `troupe run`, `env.execute()` and tests run jobs on it; a service can
  * embed one.
  */
-import * as comedy from 'comedy';
 import type { ActorRef, ActorSystem } from 'comedy';
 import { TroupeError } from '../core/errors.js';
-import type { JobId } from '../core/ids.js';
+import type { JobId, TaskExecutorId } from '../core/ids.js';
 import type { JobGraph } from '../core/job-graph.js';
 import { DispatcherActor, type DispatcherParams } from './dispatcher/dispatcher.actor.js';
-import type { DispatcherHandle, JobSummary } from './protocol/dispatcher.js';
+import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell, JobSummary } from './protocol/dispatcher.js';
 import type { JobResult, JobStatusReport, TaskMetrics } from './protocol/job-status.js';
-import type { ClusterOverview, ResourceManagerHandle } from './protocol/resource-manager.js';
+import type { ClusterOverview, ResourceManagerAsk, ResourceManagerHandle, ResourceManagerReplies, ResourceManagerTell } from './protocol/resource-manager.js';
+import { EmbeddedLauncher } from './resource-manager/embedded-launcher.js';
 import { ResourceManagerActor, type ResourceManagerParams } from './resource-manager/resource-manager.actor.js';
+import { createActorSystem } from './runtime/actor-system.js';
 import { ActorHandle } from './runtime/typed-actor.js';
+import { LocalEndpoint } from './transport/endpoint.js';
 import { LocalTaskDirectory } from './task-executor/local-task-directory.js';
 import { InProcessUserCodeStore, type JobUserCode } from './task/user-code.js';
 
@@ -41,24 +43,28 @@ export class MiniCluster {
     if (!Number.isInteger(taskExecutors) || taskExecutors < 1 || !Number.isInteger(slots) || slots < 1) {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `a mini cluster needs at least one TaskExecutor with at least one slot (got ${taskExecutors} x ${slots})`);
     }
-    const system = comedy.createSystem({ test: true, config: {} });
-    // comedy's signal handlers call process.exit(0) at once; an embedding service decides itself.
-    const sys = system as unknown as { sigintHandler?: () => void; sigtermHandler?: () => void };
-    if (sys.sigintHandler) process.removeListener('SIGINT', sys.sigintHandler);
-    if (sys.sigtermHandler) process.removeListener('SIGTERM', sys.sigtermHandler);
+    const system = createActorSystem();
     const root = await system.rootActor();
     const userCode = new InProcessUserCodeStore();
+    const endpoint = new LocalEndpoint();
     const directory = new LocalTaskDirectory();
     const rmParams: ResourceManagerParams = {
-      taskExecutors: Array.from({ length: taskExecutors }, () => ({ slots })),
-      directory,
-      userCode,
+      endpoint,
+      launcher: new EmbeddedLauncher(endpoint, directory, userCode),
+      taskExecutors: Array.from({ length: taskExecutors }, (_, i) => ({ id: `te-${i}` as TaskExecutorId, slots })),
+      heartbeat: { intervalMs: 1_000, timeoutMs: 10_000 },
     };
     const rmRef: ActorRef = await root.createChild(ResourceManagerActor, { mode: 'in-memory', customParameters: rmParams });
-    const resourceManager: ResourceManagerHandle = new ActorHandle(rmRef, 'resourcemanager');
-    const dParams: DispatcherParams = { resourceManager };
+    const resourceManager: ResourceManagerHandle = new ActorHandle<ResourceManagerTell, ResourceManagerAsk, ResourceManagerReplies>(rmRef, 'resourcemanager');
+    const dParams: DispatcherParams = { endpoint, resourceManager };
     const dRef: ActorRef = await root.createChild(DispatcherActor, { mode: 'in-memory', customParameters: dParams });
-    return new MiniCluster(system, new ActorHandle(dRef, 'dispatcher'), resourceManager, userCode, directory);
+    const dispatcher = new ActorHandle<DispatcherTell, DispatcherAsk, DispatcherReplies>(dRef, 'dispatcher');
+    const cluster = new MiniCluster(system, dispatcher, resourceManager, userCode, directory);
+    await waitForTaskExecutors(resourceManager, taskExecutors, 10_000).catch(async (error: unknown) => {
+      await cluster.close();
+      throw error;
+    });
+    return cluster;
   }
 
   async submit(jobGraph: JobGraph, userCode: JobUserCode): Promise<JobId> {
@@ -113,10 +119,26 @@ export class MiniCluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.resourceManager.ask({ type: 'shutdown' }).catch(() => undefined);
     await this.system.destroy();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new TroupeError('TROUPE_CLUSTER_SHUT_DOWN', 'the mini cluster is closed');
+  }
+}
+
+/** Resolves once `expected` TaskExecutors registered with the ResourceManager. */
+export async function waitForTaskExecutors(rm: ResourceManagerHandle, expected: number, timeoutMs: number): Promise<ClusterOverview> {
+  const deadline = Date.now() + timeoutMs;
+  let wait = 1;
+  for (;;) {
+    const overview = await rm.ask({ type: 'overview' });
+    if (overview.taskExecutors >= expected) return overview;
+    if (Date.now() > deadline) {
+      throw new TroupeError('TROUPE_SPAWN_FAILED', `${overview.taskExecutors} of ${expected} TaskExecutors registered within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 50);
   }
 }

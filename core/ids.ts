@@ -7,7 +7,7 @@ export type Branded<T, B extends string> = T & { readonly [brand]: B };
 export type JobId = Branded<string, 'JobId'>;
 export type VertexId = Branded<string, 'VertexId'>;
 export type OperatorId = Branded<string, 'OperatorId'>;
-/** One attempt of one subtask: `${vertexId}#${subtask}@${attempt}`. */
+/** One attempt of one subtask: `${job id prefix}/${vertexId}#${subtask}@${attempt}` (unique across jobs). */
 export type ExecutionAttemptId = Branded<string, 'ExecutionAttemptId'>;
 export type AllocationId = Branded<string, 'AllocationId'>;
 export type TaskExecutorId = Branded<string, 'TaskExecutorId'>;
@@ -20,6 +20,6 @@ export function newAllocationId(): AllocationId {
   return randomBytes(8).toString('hex') as AllocationId;
 }
 
-export function executionAttemptId(vertex: VertexId, subtask: number, attempt: number): ExecutionAttemptId {
-  return `${vertex}#${subtask}@${attempt}` as ExecutionAttemptId;
+export function executionAttemptId(job: JobId, vertex: VertexId, subtask: number, attempt: number): ExecutionAttemptId {
+  return `${job.slice(0, 12)}/${vertex}#${subtask}@${attempt}` as ExecutionAttemptId;
 }

@@ -60,6 +60,10 @@ export interface NetworkConfig {
   readonly bufferTimeoutMs: number;
   readonly exclusiveCredits: number;
   readonly floatingCredits: number;
+  /** Bytes per buffer on channels between processes (records are encoded as they are emitted). */
+  readonly bufferBytes: number;
+  /** The largest encoded record a channel between processes carries (TROUPE_RECORD_TOO_LARGE above). */
+  readonly maxRecordBytes: number;
 }
 
 export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
@@ -67,6 +71,8 @@ export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
   bufferTimeoutMs: 100,
   exclusiveCredits: 2,
   floatingCredits: 8,
+  bufferBytes: 32 * 1024,
+  maxRecordBytes: 16 * 1024 * 1024,
 };
 
 export interface JobGraph {

@@ -1,24 +1,36 @@
 /** The Dispatcher: accepts jobs, runs a JobMaster per job, keeps their results. */
 import { TroupeError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
-import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell } from '../protocol/dispatcher.js';
-import type { JobMasterHandle } from '../protocol/job-master.js';
+import type { NetworkConfig } from '../../core/job-graph.js';
+import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell, JobArtifact } from '../protocol/dispatcher.js';
+import type { JobMasterAsk, JobMasterReplies, JobMasterTell } from '../protocol/job-master.js';
 import type { JobResult, JobStatus } from '../protocol/job-status.js';
 import type { ResourceManagerHandle } from '../protocol/resource-manager.js';
 import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
 import { JobMasterActor, type JobMasterParams } from '../job-master/job-master.actor.js';
+import type { LocalEndpoint } from '../transport/endpoint.js';
+
+type JobMasterChild = ActorHandle<JobMasterTell, JobMasterAsk, JobMasterReplies>;
+export const DISPATCHER = 'dispatcher';
 
 export interface DispatcherParams {
+  readonly endpoint: LocalEndpoint;
   readonly resourceManager: ResourceManagerHandle;
   readonly retainedResults?: number;
+  /** The cluster's network settings for channels between processes (override the job's). */
+  readonly network?: Partial<NetworkConfig>;
 }
 
 interface JobRecord {
   readonly name: string;
   readonly startTime: number;
   status: JobStatus;
-  jobMaster: JobMasterHandle | null;
+  jobMaster: JobMasterChild | null;
   result: JobResult | null;
+  /** The job's shipped code (cluster mode), served to TaskExecutors until the job ends. */
+  artifact: JobArtifact | null;
+  /** Records of CollectSinks in arrival order, kept after the job ended. */
+  collected: unknown[] | null;
 }
 
 export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell, DispatcherAsk, DispatcherReplies> {
@@ -26,7 +38,8 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
   private self!: DispatcherHandle;
 
   protected override onStart(): void {
-    this.self = new ActorHandle(this.actor, 'dispatcher');
+    this.self = new ActorHandle<DispatcherTell, DispatcherAsk, DispatcherReplies>(this.actor, DISPATCHER);
+    this.params.endpoint.register(DISPATCHER, this.self);
   }
 
   private job(jobId: JobId): JobRecord {
@@ -43,8 +56,13 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
     'job-terminated': async ({ result }) => {
       const job = this.jobs.get(result.jobId);
       if (job === undefined) return;
+      if (job.jobMaster !== null) {
+        const tail = await job.jobMaster.ask({ type: 'collected', from: 0 }, 5_000).catch(() => null);
+        job.collected = tail?.records ?? Object.values(result.collected).flat();
+      }
       job.status = result.status;
       job.result = result;
+      job.artifact = null;
       const jm = job.jobMaster;
       job.jobMaster = null;
       this.evictOldResults();
@@ -53,12 +71,13 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
   };
 
   protected readonly asks: AskHandlers<DispatcherAsk, DispatcherReplies> = {
-    'submit-job': async ({ jobGraph }) => {
+    'submit-job': async ({ jobGraph, artifact }) => {
       if (this.jobs.has(jobGraph.jobId)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `job ${jobGraph.jobId} was already submitted`);
-      const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null };
+      const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null, artifact: artifact ?? null, collected: null };
       this.jobs.set(jobGraph.jobId, record);
-      const params: JobMasterParams = { jobGraph, resourceManager: this.params.resourceManager, dispatcher: this.self };
-      const jobMaster: JobMasterHandle = await this.spawn(JobMasterActor, params, `jobmaster ${jobGraph.jobId}`);
+      const graph = this.params.network === undefined ? jobGraph : { ...jobGraph, network: { ...jobGraph.network, ...this.params.network } };
+      const params: JobMasterParams = { jobGraph: graph, endpoint: this.params.endpoint, resourceManager: this.params.resourceManager, dispatcher: this.self };
+      const jobMaster: JobMasterChild = await this.spawn(JobMasterActor, params, `jobmaster ${jobGraph.jobId}`);
       record.jobMaster = jobMaster;
       return { jobId: jobGraph.jobId };
     },
@@ -82,6 +101,20 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       const job = this.job(jobId);
       if (job.jobMaster !== null) return job.jobMaster.ask({ type: 'metrics' });
       return [...(job.result?.tasks ?? [])];
+    },
+    'fetch-artifact': ({ jobId }) => {
+      const job = this.job(jobId);
+      if (job.artifact === null) throw new TroupeError('TROUPE_JOB_NOT_FOUND', `job ${jobId} has no shipped code (embedded, or already ended)`);
+      return job.artifact;
+    },
+    collected: async ({ jobId, from }) => {
+      const job = this.job(jobId);
+      if (job.jobMaster !== null) {
+        const slice = await job.jobMaster.ask({ type: 'collected', from });
+        return { ...slice, complete: false };
+      }
+      const all = job.collected ?? [];
+      return { records: all.slice(from), next: all.length, complete: job.result !== null };
     },
     'list-jobs': () => [...this.jobs].map(([jobId, j]) => ({ jobId, name: j.name, status: j.status })),
   };

@@ -21,7 +21,7 @@ export function slotsNeeded(graph: JobGraph): number {
 }
 
 export function buildExecutions(graph: JobGraph, attempt = 0): Execution[] {
-  const idOf = (vertex: VertexId, subtask: number): ExecutionAttemptId => executionAttemptId(vertex, subtask, attempt);
+  const idOf = (vertex: VertexId, subtask: number): ExecutionAttemptId => executionAttemptId(graph.jobId, vertex, subtask, attempt);
   const executions: Execution[] = [];
   for (const vertex of graph.vertices) {
     for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
@@ -63,6 +63,7 @@ export function buildExecutions(graph: JobGraph, attempt = 0): Execution[] {
           network: graph.network,
           inputs,
           outputs,
+          locations: {},
         },
       });
     }

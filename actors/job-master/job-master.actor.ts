@@ -1,27 +1,34 @@
 /** The JobMaster of one job: allocates slots, deploys tasks, follows them to a terminal state. */
 import { toErrorRecord } from '../../core/errors.js';
-import type { ExecutionAttemptId } from '../../core/ids.js';
+import type { ExecutionAttemptId, TaskExecutorId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
 import type { DispatcherHandle } from '../protocol/dispatcher.js';
 import type { JobMasterAsk, JobMasterHandle, JobMasterReplies, JobMasterTell } from '../protocol/job-master.js';
 import type { JobResult, OperatorMetrics, TaskMetrics } from '../protocol/job-status.js';
 import type { ResourceManagerHandle } from '../protocol/resource-manager.js';
 import type { TaskExecutorHandle } from '../protocol/task-executor.js';
+import type { ActorAddress } from '../runtime/handle.js';
 import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
+import type { LocalEndpoint } from '../transport/endpoint.js';
 import { buildExecutions, slotsNeeded, type Execution } from './execution-graph.js';
 import { initialLifecycle, step, type LifecycleEffect, type LifecycleEvent, type LifecycleState } from './job-lifecycle.js';
 
 export interface JobMasterParams {
   readonly jobGraph: JobGraph;
+  readonly endpoint: LocalEndpoint;
   readonly resourceManager: ResourceManagerHandle;
   readonly dispatcher: DispatcherHandle;
   readonly cancelTimeoutMs?: number;
 }
 
 export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, JobMasterAsk, JobMasterReplies> {
-  private self!: JobMasterHandle;
+  private self!: ActorAddress;
   private executions: Execution[] = [];
   private readonly placement = new Map<ExecutionAttemptId, TaskExecutorHandle>();
+  private readonly placedOn = new Map<ExecutionAttemptId, TaskExecutorId>();
+  private readonly executors = new Map<TaskExecutorId, TaskExecutorHandle>();
+  /** CollectSink records in arrival order, for clients that stream them. */
+  private readonly collectedLog: unknown[] = [];
   private lifecycle: LifecycleState = initialLifecycle([]);
   private readonly finalMetrics = new Map<ExecutionAttemptId, TaskMetrics>();
   private readonly collected: Record<string, unknown[]> = {};
@@ -30,8 +37,13 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private cancelTimer: NodeJS.Timeout | null = null;
 
   protected override onStart(): void {
-    this.self = new ActorHandle(this.actor, `jobmaster ${this.params.jobGraph.jobId}`);
+    const handle: JobMasterHandle = new ActorHandle<JobMasterTell, JobMasterAsk, JobMasterReplies>(this.actor, `jobmaster ${this.params.jobGraph.jobId}`);
+    this.self = this.params.endpoint.register(jobMasterName(this.params.jobGraph.jobId), handle);
     this.tell({ type: 'schedule' }); // own mailbox: comedy refuses sends before initialize ends
+  }
+
+  protected override onStop(): void {
+    this.params.endpoint.unregister(jobMasterName(this.params.jobGraph.jobId));
   }
 
   protected readonly tells: TellHandlers<JobMasterTell> = {
@@ -41,7 +53,19 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       return this.apply({ type: 'task-state', attemptId: m.attemptId, state: m.state, ...(m.error !== undefined ? { error: m.error } : {}) });
     },
     collect: (m) => {
-      (this.collected[m.operatorId] ??= []).push(...m.records);
+      const into = (this.collected[m.operatorId] ??= []);
+      for (const r of m.records) {
+        into.push(r);
+        this.collectedLog.push(r);
+      }
+    },
+    'task-executor-lost': async ({ taskExecutor, error }) => {
+      for (const [attemptId, te] of this.placedOn) {
+        if (te !== taskExecutor) continue;
+        const state = this.lifecycle.executions[attemptId];
+        if (state === undefined || state === 'finished' || state === 'failed' || state === 'canceled') continue;
+        await this.apply({ type: 'task-state', attemptId, state: 'failed', error });
+      }
     },
     'cancel-timeout': () => this.apply({ type: 'cancel-timeout' }),
   };
@@ -59,6 +83,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       return true as const;
     },
     metrics: () => this.collectMetrics(),
+    collected: ({ from }) => ({ records: this.collectedLog.slice(from), next: this.collectedLog.length }),
   };
 
   private async schedule(): Promise<void> {
@@ -67,12 +92,27 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     try {
       this.executions = buildExecutions(graph);
       this.lifecycle = initialLifecycle(this.executions.map((e) => e.attemptId));
-      const slots = await this.params.resourceManager.ask({ type: 'request-slots', jobId: graph.jobId, count: slotsNeeded(graph) });
+      const slots = await this.params.resourceManager.ask({ type: 'request-slots', jobId: graph.jobId, count: slotsNeeded(graph), jobMaster: this.self });
       this.slotsHeld = true;
-      for (const e of this.executions) this.placement.set(e.attemptId, slots[e.slot]!.handle);
+      const locations: Record<string, string> = {};
+      for (const e of this.executions) {
+        const slot = slots[e.slot]!;
+        let te = this.executors.get(slot.taskExecutor);
+        if (te === undefined) {
+          te = this.params.endpoint.ref(slot.address, `taskexecutor ${slot.taskExecutor}`);
+          this.executors.set(slot.taskExecutor, te);
+        }
+        this.placement.set(e.attemptId, te);
+        this.placedOn.set(e.attemptId, slot.taskExecutor);
+        locations[e.attemptId] = slot.address.endpoint;
+      }
       await Promise.all(
         this.executions.map(async (e) => {
-          await this.placement.get(e.attemptId)!.ask({ type: 'submit-task', tdd: e.tdd, jobMaster: this.self }, 60_000);
+          const peers: Record<string, string> = {};
+          for (const g of e.tdd.inputs) for (const p of g.producers) peers[p] = locations[p]!;
+          for (const o of e.tdd.outputs) for (const c of o.consumers) peers[c] = locations[c]!;
+          const tdd = { ...e.tdd, locations: peers };
+          await this.placement.get(e.attemptId)!.ask({ type: 'submit-task', tdd, jobMaster: this.self }, 60_000);
           submitted.add(e.attemptId);
         }),
       );
@@ -112,8 +152,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
 
   private async finish(status: JobResult['status'], error: JobResult['error']): Promise<void> {
     const graph = this.params.jobGraph;
-    const executors = new Set(this.placement.values());
-    await Promise.allSettled([...executors].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId })));
+    await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId })));
     if (this.slotsHeld) await this.params.resourceManager.ask({ type: 'free-slots', jobId: graph.jobId }).catch(() => 0);
     const tasks = this.executions.map((e) => this.finalMetrics.get(e.attemptId)).filter((m): m is TaskMetrics => m !== undefined);
     const endTime = Date.now();
@@ -133,12 +172,15 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   }
 
   private async collectMetrics(): Promise<TaskMetrics[]> {
-    const executors = new Set(this.placement.values());
-    const live = (await Promise.all([...executors].map((te) => te.ask({ type: 'task-metrics', jobId: this.params.jobGraph.jobId })))).flat();
+    const live = (await Promise.all([...this.executors.values()].map((te) => te.ask({ type: 'task-metrics', jobId: this.params.jobGraph.jobId })))).flat();
     const byAttempt = new Map(live.map((m) => [m.attemptId, m]));
     for (const [a, m] of this.finalMetrics) byAttempt.set(a, m);
     return [...byAttempt.values()];
   }
+}
+
+export function jobMasterName(jobId: string): string {
+  return `jobmaster/${jobId}`;
 }
 
 export function operatorMetrics(graph: JobGraph, tasks: readonly TaskMetrics[]): OperatorMetrics[] {

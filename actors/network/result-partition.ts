@@ -13,13 +13,26 @@
  *     being processed may overdraw the pool (bounded by what one record emits).
  *  5. After finish(), nothing more can be emitted, and `drained` is true once every subpartition
  *     has sent its end-of-partition event.
+ *  6. A subpartition whose consumer runs in another process serializes each record as it is
+ *     emitted (record-codec.ts) and its buffer is full at `bufferBytes`; an in-process one keeps
+ *     the record objects and is full at `bufferRecords`. A record the codec refuses (too large,
+ *     not serializable) throws a coded error and leaves the buffer as it was.
  */
 import { TroupeError } from '../../core/errors.js';
 import { Fifo } from '../../core/fifo.js';
+import { RecordEncoder } from './record-codec.js';
 
 export type NetworkEvent = { readonly kind: 'end-of-partition' };
 
-export type QueueItem = { readonly records: unknown[]; readonly event?: undefined } | { readonly records?: undefined; readonly event: NetworkEvent };
+export type QueueItem = { readonly records: unknown[] | Uint8Array; readonly event?: undefined } | { readonly records?: undefined; readonly event: NetworkEvent };
+
+/** Byte sizing of subpartitions whose consumer is in another process. */
+export interface RemoteBuffers {
+  /** Per subpartition: does its consumer run in another process? */
+  readonly remote: readonly boolean[];
+  readonly bufferBytes: number;
+  readonly maxRecordBytes: number;
+}
 
 export type SendFn = (subpartition: number, seq: number, item: QueueItem, backlog: number) => void;
 
@@ -30,6 +43,8 @@ class Subpartition {
   seq = 0;
   filling: unknown[] | null = null;
   eventSent = false;
+  /** Set for a remote consumer: records are encoded as they are emitted. */
+  encoder: RecordEncoder | null = null;
 }
 
 export class ResultPartition {
@@ -46,8 +61,13 @@ export class ResultPartition {
     readonly poolSize: number,
     private readonly flushEveryRecord: boolean,
     producerIndex = 0,
+    private readonly remote: RemoteBuffers | null = null,
   ) {
-    for (let i = 0; i < numSubpartitions; i++) this.subs.push(new Subpartition());
+    for (let i = 0; i < numSubpartitions; i++) {
+      const s = new Subpartition();
+      if (remote?.remote[i] === true) s.encoder = new RecordEncoder({ maxRecordBytes: remote.maxRecordBytes, initialCapacity: Math.min(remote.bufferBytes + 1024, 1 << 20) });
+      this.subs.push(s);
+    }
     this.rr = producerIndex % numSubpartitions;
   }
 
@@ -74,6 +94,10 @@ export class ResultPartition {
 
   emit(subpartition: number, record: unknown): void {
     const s = this.subs[subpartition]!;
+    if (s.encoder !== null) {
+      this.emitEncoded(s, s.encoder, record);
+      return;
+    }
     let buf = s.filling;
     if (buf === null) {
       if (this.finished) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `emit into finished partition ${this.edgeId}`);
@@ -94,9 +118,23 @@ export class ResultPartition {
     for (let i = 0; i < this.subs.length; i++) this.emit(i, record);
   }
 
+  private emitEncoded(s: Subpartition, encoder: RecordEncoder, record: unknown): void {
+    if (encoder.count === 0) {
+      if (this.finished) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `emit into finished partition ${this.edgeId}`);
+      encoder.add(record);
+      this.inUse++;
+    } else {
+      encoder.add(record);
+    }
+    if (this.flushEveryRecord || encoder.byteLength >= this.remote!.bufferBytes) this.finishEncoded(s, encoder);
+  }
+
   /** Finishes every partial buffer (buffer timeout / end of input). */
   flush(): void {
-    for (const s of this.subs) if (s.filling !== null) this.finishBuffer(s);
+    for (const s of this.subs) {
+      if (s.filling !== null) this.finishBuffer(s);
+      else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
+    }
   }
 
   /** Flushes and queues end-of-partition on every subpartition. */
@@ -135,6 +173,12 @@ export class ResultPartition {
         send(i, s.seq++, item, s.dataQueued);
       }
     }
+  }
+
+  private finishEncoded(s: Subpartition, encoder: RecordEncoder): void {
+    s.queue.push({ records: encoder.finish() });
+    s.dataQueued++;
+    this.pending++;
   }
 
   private finishBuffer(s: Subpartition): void {

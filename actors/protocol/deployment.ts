@@ -30,4 +30,6 @@ export interface TaskDeploymentDescriptor {
   readonly network: NetworkConfig;
   readonly inputs: readonly InputGateDescriptor[];
   readonly outputs: readonly ResultPartitionDescriptor[];
+  /** Endpoint of every producer and consumer attempt this task talks to (filled at deployment). */
+  readonly locations: Readonly<Record<string, string>>;
 }

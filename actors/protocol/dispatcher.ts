@@ -1,20 +1,34 @@
-/** Client / JobMaster → Dispatcher. */
+/** Client / JobMaster / TaskExecutor → Dispatcher. */
 import type { JobId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
-import type { ActorHandle } from '../runtime/typed-actor.js';
+import type { Handle } from '../runtime/handle.js';
 import type { JobResult, JobStatus, JobStatusReport, TaskMetrics } from './job-status.js';
+
+/**
+ * A job's code as shipped to TaskExecutors: the client's esbuild bundle (CommonJS text with every
+ * dependency inside, `troupe` left to the runtime), and what the client ran it with, so a
+ * TaskExecutor rebuilds the same graph.
+ */
+export interface JobArtifact {
+  readonly bundle: string;
+  readonly entry: string;
+  readonly args: readonly string[];
+  readonly parallelism: number;
+}
 
 export type DispatcherTell =
   | { readonly type: 'job-status-changed'; readonly jobId: JobId; readonly status: JobStatus }
   | { readonly type: 'job-terminated'; readonly result: JobResult };
 
 export type DispatcherAsk =
-  | { readonly type: 'submit-job'; readonly jobGraph: JobGraph }
+  | { readonly type: 'submit-job'; readonly jobGraph: JobGraph; readonly artifact?: JobArtifact }
   | { readonly type: 'job-status'; readonly jobId: JobId }
   | { readonly type: 'job-result'; readonly jobId: JobId }
   | { readonly type: 'cancel-job'; readonly jobId: JobId }
   | { readonly type: 'job-metrics'; readonly jobId: JobId }
-  | { readonly type: 'list-jobs' };
+  | { readonly type: 'list-jobs' }
+  | { readonly type: 'fetch-artifact'; readonly jobId: JobId }
+  | { readonly type: 'collected'; readonly jobId: JobId; readonly from: number };
 
 export interface JobSummary {
   readonly jobId: JobId;
@@ -29,5 +43,7 @@ export interface DispatcherReplies {
   'cancel-job': true;
   'job-metrics': TaskMetrics[];
   'list-jobs': JobSummary[];
+  'fetch-artifact': JobArtifact;
+  collected: { records: unknown[]; next: number; complete: boolean };
 }
-export type DispatcherHandle = ActorHandle<DispatcherTell, DispatcherAsk, DispatcherReplies>;
+export type DispatcherHandle = Handle<DispatcherTell, DispatcherAsk, DispatcherReplies>;

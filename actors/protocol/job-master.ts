@@ -1,7 +1,7 @@
-/** Task / client → JobMaster. */
+/** Task / ResourceManager / client → JobMaster. */
 import type { ErrorRecord } from '../../core/errors.js';
-import type { ExecutionAttemptId } from '../../core/ids.js';
-import type { ActorHandle } from '../runtime/typed-actor.js';
+import type { ExecutionAttemptId, TaskExecutorId } from '../../core/ids.js';
+import type { Handle } from '../runtime/handle.js';
 import type { ExecutionState, JobStatusReport, TaskMetrics } from './job-status.js';
 
 export type JobMasterTell =
@@ -14,12 +14,18 @@ export type JobMasterTell =
       readonly metrics?: TaskMetrics;
     }
   | { readonly type: 'collect'; readonly operatorId: string; readonly records: unknown[] }
+  | { readonly type: 'task-executor-lost'; readonly taskExecutor: TaskExecutorId; readonly error: ErrorRecord }
   | { readonly type: 'cancel-timeout' };
 
-export type JobMasterAsk = { readonly type: 'status' } | { readonly type: 'cancel' } | { readonly type: 'metrics' };
+export type JobMasterAsk =
+  | { readonly type: 'status' }
+  | { readonly type: 'cancel' }
+  | { readonly type: 'metrics' }
+  | { readonly type: 'collected'; readonly from: number };
 export interface JobMasterReplies {
   status: JobStatusReport;
   cancel: true;
   metrics: TaskMetrics[];
+  collected: { records: unknown[]; next: number };
 }
-export type JobMasterHandle = ActorHandle<JobMasterTell, JobMasterAsk, JobMasterReplies>;
+export type JobMasterHandle = Handle<JobMasterTell, JobMasterAsk, JobMasterReplies>;

@@ -1,36 +1,47 @@
 /** JobMaster / TaskExecutor → ResourceManager. */
 import type { AllocationId, JobId, TaskExecutorId } from '../../core/ids.js';
-import type { ActorHandle } from '../runtime/typed-actor.js';
-import type { TaskExecutorHandle } from './task-executor.js';
+import type { ActorAddress, Handle } from '../runtime/handle.js';
 
 export interface SlotAllocation {
   readonly allocationId: AllocationId;
   readonly taskExecutor: TaskExecutorId;
   readonly slotIndex: number;
-  readonly handle: TaskExecutorHandle;
+  readonly address: ActorAddress;
 }
 
-export type ResourceManagerTell = {
-  readonly type: 'register-task-executor';
-  readonly id: TaskExecutorId;
-  readonly slots: number;
-  readonly handle: TaskExecutorHandle;
-};
+export type ResourceManagerTell =
+  | { readonly type: 'launch' }
+  | { readonly type: 'register-task-executor'; readonly id: TaskExecutorId; readonly slots: number; readonly address: ActorAddress; readonly pid?: number }
+  | { readonly type: 'heartbeat'; readonly id: TaskExecutorId }
+  | { readonly type: 'heartbeat-tick' }
+  | { readonly type: 'task-executor-exited'; readonly id: TaskExecutorId; readonly reason: string };
 
 export type ResourceManagerAsk =
-  | { readonly type: 'request-slots'; readonly jobId: JobId; readonly count: number }
+  | { readonly type: 'request-slots'; readonly jobId: JobId; readonly count: number; readonly jobMaster: ActorAddress }
   | { readonly type: 'free-slots'; readonly jobId: JobId }
-  | { readonly type: 'overview' };
+  | { readonly type: 'overview' }
+  | { readonly type: 'shutdown' };
+
+export interface TaskExecutorInfo {
+  readonly id: TaskExecutorId;
+  readonly endpoint: string;
+  readonly slots: number;
+  readonly pid?: number;
+}
 
 export interface ClusterOverview {
   readonly taskExecutors: number;
   readonly slotsTotal: number;
   readonly slotsFree: number;
+  /** TaskExecutors the configuration asks for (registered or not). */
+  readonly taskExecutorsExpected: number;
+  readonly executors: readonly TaskExecutorInfo[];
 }
 
 export interface ResourceManagerReplies {
   'request-slots': SlotAllocation[];
   'free-slots': number;
   overview: ClusterOverview;
+  shutdown: true;
 }
-export type ResourceManagerHandle = ActorHandle<ResourceManagerTell, ResourceManagerAsk, ResourceManagerReplies>;
+export type ResourceManagerHandle = Handle<ResourceManagerTell, ResourceManagerAsk, ResourceManagerReplies>;

@@ -1,16 +1,19 @@
-/** JobMaster → TaskExecutor. */
+/** JobMaster / ResourceManager → TaskExecutor. */
 import type { ExecutionAttemptId, JobId } from '../../core/ids.js';
-import type { ActorHandle } from '../runtime/typed-actor.js';
+import type { ActorAddress, Handle } from '../runtime/handle.js';
 import type { TaskDeploymentDescriptor } from './deployment.js';
-import type { JobMasterHandle } from './job-master.js';
 import type { TaskMetrics } from './job-status.js';
 
 export type TaskExecutorTell =
+  | { readonly type: 'register' }
   | { readonly type: 'start-task'; readonly attemptId: ExecutionAttemptId }
-  | { readonly type: 'cancel-task'; readonly attemptId: ExecutionAttemptId };
+  | { readonly type: 'cancel-task'; readonly attemptId: ExecutionAttemptId }
+  | { readonly type: 'heartbeat-request'; readonly sentAt: number }
+  | { readonly type: 'heartbeat-check' }
+  | { readonly type: 'shutdown' };
 
 export type TaskExecutorAsk =
-  | { readonly type: 'submit-task'; readonly tdd: TaskDeploymentDescriptor; readonly jobMaster: JobMasterHandle }
+  | { readonly type: 'submit-task'; readonly tdd: TaskDeploymentDescriptor; readonly jobMaster: ActorAddress }
   | { readonly type: 'release-job'; readonly jobId: JobId }
   | { readonly type: 'task-metrics'; readonly jobId: JobId };
 
@@ -19,4 +22,4 @@ export interface TaskExecutorReplies {
   'release-job': true;
   'task-metrics': TaskMetrics[];
 }
-export type TaskExecutorHandle = ActorHandle<TaskExecutorTell, TaskExecutorAsk, TaskExecutorReplies>;
+export type TaskExecutorHandle = Handle<TaskExecutorTell, TaskExecutorAsk, TaskExecutorReplies>;

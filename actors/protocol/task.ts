@@ -1,5 +1,5 @@
 /** TaskExecutor / JobMaster → Task, and the data plane between tasks. */
-import type { ActorHandle } from '../runtime/typed-actor.js';
+import type { Handle } from '../runtime/handle.js';
 import type { DataPlaneMessage } from './data-plane.js';
 import type { TaskMetrics } from './job-status.js';
 
@@ -9,4 +9,4 @@ export interface TaskReplies {
   open: true;
   metrics: TaskMetrics;
 }
-export type TaskHandle = ActorHandle<TaskTell, TaskAsk, TaskReplies>;
+export type TaskHandle = Handle<TaskTell, TaskAsk, TaskReplies>;

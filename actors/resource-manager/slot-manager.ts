@@ -5,6 +5,7 @@
  *  1. A slot is held by at most one job.
  *  2. A request is granted whole or not at all (no job holds a partial set of slots).
  *  3. free(job) returns every slot the job held.
+ *  4. unregister(te) removes its slots and names the jobs that held any of them.
  */
 import { TroupeError } from '../../core/errors.js';
 import { newAllocationId, type AllocationId, type JobId, type TaskExecutorId } from '../../core/ids.js';
@@ -59,6 +60,19 @@ export class SlotManager {
       }
     }
     return n;
+  }
+
+  /** Removes a (lost) TaskExecutor's slots; returns the jobs that held slots on it. */
+  unregister(taskExecutor: TaskExecutorId): JobId[] {
+    if (!this.executors.delete(taskExecutor)) return [];
+    const jobs = new Set<JobId>();
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      const s = this.slots[i]!;
+      if (s.taskExecutor !== taskExecutor) continue;
+      if (s.allocation !== null) jobs.add(s.allocation.job);
+      this.slots.splice(i, 1);
+    }
+    return [...jobs];
   }
 
   get total(): number {

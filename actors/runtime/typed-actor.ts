@@ -10,6 +10,7 @@ import type { Actor, ActorRef } from 'comedy';
 import { TroupeError, toErrorRecord, type ErrorRecord } from '../../core/errors.js';
 import { SerialMailbox } from './mailbox.js';
 import { DEFAULT_ASK_TIMEOUT_MS, withTimeout } from './timeout.js';
+import type { Handle } from './handle.js';
 
 export interface Message {
   readonly type: string;
@@ -67,6 +68,14 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
     }
   }
 
+  /**
+   * Posts a message to this actor's own mailbox once comedy has finished initializing it (and so
+   * every actor it creates can already send to it). Use for outward work that starts in onStart.
+   */
+  protected afterStart(message: T): void {
+    setImmediate(() => this.tell(message));
+  }
+
   protected onStart(): void | Promise<void> {}
   protected onStop(): void | Promise<void> {}
 
@@ -87,7 +96,7 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
 }
 
 /** The sending side of a typed actor. */
-export class ActorHandle<T extends Message, A extends Message, R extends Record<A['type'], unknown>> {
+export class ActorHandle<T extends Message, A extends Message, R extends Record<A['type'], unknown>> implements Handle<T, A, R> {
   constructor(
     readonly ref: ActorRef,
     readonly label: string,

@@ -38,6 +38,8 @@ const SOURCE_BATCH = 256;
 export interface TaskEnvironment {
   readonly clock: Clock;
   send(to: ExecutionAttemptId, message: DataPlaneMessage): void;
+  /** True when `to` runs in another process (its subpartition encodes records). */
+  isRemote?(to: ExecutionAttemptId): boolean;
   collect(operatorId: string, records: unknown[]): void;
   /** Runs `fn` soon, after pending I/O (setImmediate). */
   schedule(fn: () => void): void;
@@ -129,7 +131,8 @@ export class StreamTask {
     for (const o of tdd.outputs) {
       const n = o.consumers.length;
       const pool = Math.max(n + 1, n * net.exclusiveCredits + net.floatingCredits);
-      const partition = new ResultPartition(o.edge, n, net.bufferRecords, pool, net.bufferTimeoutMs === 0, tdd.subtask);
+      const remote = o.consumers.map((c) => this.env.isRemote?.(c) === true);
+      const partition = new ResultPartition(o.edge, n, net.bufferRecords, pool, net.bufferTimeoutMs === 0, tdd.subtask, remote.includes(true) ? { remote, bufferBytes: net.bufferBytes, maxRecordBytes: net.maxRecordBytes } : null);
       this.outputs.push({ partition, consumers: o.consumers, forward: o.partitioner === 'forward' });
       this.partitions.push(partition);
       const keySelector = o.keyedBy === undefined ? undefined : keySelectorOf(this.userCode.get(o.keyedBy));
@@ -191,6 +194,7 @@ export class StreamTask {
       }
       gate.expectedSeq[channel] = expected + 1;
       if (message.type === 'buffer') {
+        if (!Array.isArray(message.records)) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${message.edge} channel ${channel}: a buffer reached the task undecoded`);
         gate.credits.onBuffer(channel, message.backlog);
         this.input.push({ gate, channel, records: message.records });
       } else {

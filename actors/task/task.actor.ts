@@ -24,6 +24,7 @@ export class TaskActor extends ActorShell<TaskParams, TaskTell, TaskAsk, TaskRep
     this.task = new StreamTask(tdd, this.params.userCode, {
       clock: systemClock,
       send: (to, message) => router.send(to, message),
+      isRemote: (to) => router.isRemote(to),
       collect: (operatorId, records) => jobMaster.tell({ type: 'collect', operatorId, records }),
       schedule: (fn) => setImmediate(fn),
       setInterval: (fn, ms) => {

@@ -36,7 +36,9 @@ export function keySelectorOf(code: OperatorUserCode | undefined): Fn<[unknown],
 
 /** Where a TaskExecutor finds the user code of a job. */
 export interface UserCodeResolver {
-  resolve(jobId: JobId): JobUserCode | undefined;
+  resolve(jobId: JobId): JobUserCode | undefined | Promise<JobUserCode | undefined>;
+  /** The job ended on this TaskExecutor: its code may be dropped. */
+  release?(jobId: JobId): void;
 }
 
 /** In-process blob store for embedded mode: the client registers, TaskExecutors resolve. */

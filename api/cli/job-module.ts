@@ -1,7 +1,12 @@
 /**
- * Loads a job module: a file exporting `default (env, args) => void | Promise<void>`.
- * TypeScript and JavaScript alike are bundled by esbuild (bare imports stay external and resolve
- * from the job's own folder; `troupe` resolves to this very package, so classes are shared).
+ * Job modules: a file exporting `default (env, args) => void | Promise<void>`.
+ *
+ * The client bundles the module with esbuild (TypeScript and JavaScript alike). `troupe` is never
+ * bundled: it resolves, where the bundle runs, to the runtime that loads it (client or
+ * TaskExecutor), so classes are shared. A bundle for a cluster (`ship`) carries every other
+ * dependency inside, so it runs on a TaskExecutor that has none of them installed, and two jobs
+ * with conflicting dependency versions run side by side (each bundle has its own copy, loaded as
+ * its own module). An embedded run leaves bare imports to resolve from the job's folder.
  */
 import { existsSync, statSync } from 'node:fs';
 import Module from 'node:module';
@@ -12,16 +17,23 @@ import type { StreamExecutionEnvironment } from '../datastream/environment.js';
 
 export type JobFunction = (env: StreamExecutionEnvironment, args: string[]) => void | Promise<void>;
 
-const SELF = path.resolve(__dirname, '..', '..', 'index.js');
+const RUNTIME = Symbol.for('troupe.runtime');
+const RUNTIME_SHIM = `module.exports = globalThis[Symbol.for('troupe.runtime')];`;
 
-const troupeSelf: Plugin = {
-  name: 'troupe-self',
+const troupeRuntime: Plugin = {
+  name: 'troupe-runtime',
   setup(b) {
-    b.onResolve({ filter: /^troupe$/ }, () => ({ path: SELF, external: true }));
+    b.onResolve({ filter: /^troupe$/ }, () => ({ path: 'troupe', namespace: 'troupe-runtime' }));
+    b.onLoad({ filter: /.*/, namespace: 'troupe-runtime' }, () => ({ contents: RUNTIME_SHIM, loader: 'js' }));
   },
 };
 
-export async function bundleJobModule(file: string): Promise<string> {
+export interface BundleOptions {
+  /** Bundle every dependency (for TaskExecutors in other processes). */
+  readonly ship?: boolean;
+}
+
+export async function bundleJobModule(file: string, options: BundleOptions = {}): Promise<string> {
   const abs = path.resolve(file);
   if (!existsSync(abs) || !statSync(abs).isFile()) {
     throw new TroupeError('TROUPE_INVALID_JOB_MODULE', `job module ${file} does not exist`);
@@ -33,14 +45,14 @@ export async function bundleJobModule(file: string): Promise<string> {
     const out = await build({
       entryPoints: [abs],
       bundle: true,
-      packages: 'external',
+      ...(options.ship === true ? {} : { packages: 'external' as const }),
       platform: 'node',
       format: 'cjs',
       target: 'node20',
       write: false,
       sourcemap: 'inline',
       logLevel: 'silent',
-      plugins: [troupeSelf],
+      plugins: [troupeRuntime],
     });
     return out.outputFiles[0]!.text;
   } catch (error) {
@@ -50,21 +62,34 @@ export async function bundleJobModule(file: string): Promise<string> {
   }
 }
 
-export async function loadJobModule(file: string): Promise<JobFunction> {
-  const code = await bundleJobModule(file);
-  const abs = path.resolve(file);
-  const m = new Module(abs, module);
-  m.filename = abs;
-  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(abs));
+/**
+ * Evaluates a bundle as its own CommonJS module named `filename` (bare imports of an unshipped
+ * bundle resolve from that file's folder) and returns its job function.
+ */
+export function evaluateJobBundle(code: string, filename: string): JobFunction {
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  g[RUNTIME] ??= require('../../index.js');
+  const m = new Module(filename, module);
+  m.filename = filename;
+  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(filename));
   try {
-    (m as unknown as { _compile(code: string, filename: string): void })._compile(code, abs);
+    (m as unknown as { _compile(code: string, filename: string): void })._compile(code, filename);
   } catch (error) {
-    throw new TroupeError('TROUPE_INVALID_JOB_MODULE', `job module ${file} failed while loading: ${error instanceof Error ? error.message : String(error)}`);
+    throw new TroupeError('TROUPE_INVALID_JOB_MODULE', `job module ${path.basename(filename)} failed while loading: ${error instanceof Error ? error.message : String(error)}`);
   }
   const exported = m.exports as { default?: unknown } | undefined;
   const fn = exported?.default ?? (typeof exported === 'function' ? exported : undefined);
   if (typeof fn !== 'function') {
-    throw new TroupeError('TROUPE_INVALID_JOB_MODULE', `job module ${file} must export a default function (env, args) => void; it exports ${Object.keys(exported ?? {}).join(', ') || 'nothing'}`);
+    throw new TroupeError(
+      'TROUPE_INVALID_JOB_MODULE',
+      `job module ${path.basename(filename)} must export a default function (env, args) => void; it exports ${Object.keys(exported ?? {}).join(', ') || 'nothing'}`,
+    );
   }
   return fn as JobFunction;
+}
+
+export async function loadJobModule(file: string): Promise<JobFunction> {
+  const code = await bundleJobModule(file);
+  return evaluateJobBundle(code, path.resolve(file));
 }

@@ -51,7 +51,7 @@ export class StreamExecutionEnvironment {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `bufferTimeoutMs must be an integer >= -1, got ${String(bufferTimeoutMs)}`);
     }
     const network = { ...DEFAULT_NETWORK_CONFIG, ...options.network, bufferTimeoutMs };
-    for (const k of ['bufferRecords', 'exclusiveCredits'] as const) {
+    for (const k of ['bufferRecords', 'exclusiveCredits', 'bufferBytes', 'maxRecordBytes'] as const) {
       if (!Number.isInteger(network[k]) || network[k] < 1) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `${k} must be a positive integer, got ${String(network[k])}`);
     }
     if (!Number.isInteger(network.floatingCredits) || network.floatingCredits < 0) {

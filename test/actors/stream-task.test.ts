@@ -33,6 +33,7 @@ function sinkTask(): { task: StreamTask; written: unknown[]; sent: Array<[Execut
     network: DEFAULT_NETWORK_CONFIG,
     inputs: [{ edge: 'e0', partitioner: 'rebalance', producers: [P0, P1] }],
     outputs: [],
+    locations: {},
   };
   const code = new Map<OperatorId, OperatorUserCode>([['sink' as OperatorId, { kind: 'sink', sink: { createWriter: () => ({ write: (v) => void written.push(v) }) } }]]);
   const task = new StreamTask(tdd, code, {

@@ -184,11 +184,11 @@ test('slots - a job larger than the cluster fails with TROUPE_NOT_ENOUGH_SLOTS a
     const env = StreamExecutionEnvironment.create({ parallelism: 3, cluster });
     env.fromSequence(1, 10).sinkTo(new DiscardingSink());
     await t.throwsAsync(env.execute(), { code: 'TROUPE_NOT_ENOUGH_SLOTS' } as never);
-    t.deepEqual(await cluster.overview(), { taskExecutors: 1, slotsTotal: 2, slotsFree: 2 });
+    t.like(await cluster.overview(), { taskExecutors: 1, slotsTotal: 2, slotsFree: 2 });
     // the cluster still runs jobs that fit
     const ok = StreamExecutionEnvironment.create({ parallelism: 2, cluster });
     t.is((await ok.executeAndCollect(ok.fromSequence(1, 10))).length, 10);
-    t.deepEqual(await cluster.overview(), { taskExecutors: 1, slotsTotal: 2, slotsFree: 2 });
+    t.like(await cluster.overview(), { taskExecutors: 1, slotsTotal: 2, slotsFree: 2 });
   } finally {
     await cluster.close();
   }
@@ -216,7 +216,7 @@ test('cancel - a running unbounded-ish job is cancelled and frees its slots', as
     const after = await cluster.status(jobId);
     t.is(after.status, 'cancelled');
     t.deepEqual(after.tasks.map((task) => task.state), ['canceled', 'canceled', 'canceled', 'canceled']);
-    t.deepEqual(await cluster.overview(), { taskExecutors: 2, slotsTotal: 4, slotsFree: 4 });
+    t.like(await cluster.overview(), { taskExecutors: 2, slotsTotal: 4, slotsFree: 4 });
   } finally {
     await cluster.close();
   }

@@ -111,7 +111,7 @@ function runSimulation(t: ExecutionContext, seed: number, cfg: SimConfig): SimSt
       if (item.event === undefined) {
         p.sentData[sub]!++;
         if (p.sentData[sub]! > p.granted[sub]!) t.fail(`${where}: producer ${i} sent ${p.sentData[sub]} buffers to ${sub} with only ${p.granted[sub]} credit`);
-        network.push({ kind: 'buffer', producer: i, consumer: sub, seq, records: item.records, backlog });
+        network.push({ kind: 'buffer', producer: i, consumer: sub, seq, records: item.records as unknown[], backlog });
       } else {
         network.push({ kind: 'event', producer: i, consumer: sub, seq });
       }

@@ -22,7 +22,7 @@ function pollAll(p: ResultPartition): Sent[] {
   const out: Sent[] = [];
   p.poll((sub: number, seq: number, item: QueueItem, backlog: number) => {
     if (item.event !== undefined) out.push({ sub, seq, event: item.event.kind, backlog });
-    else out.push({ sub, seq, records: item.records, backlog });
+    else out.push({ sub, seq, records: item.records as unknown[], backlog });
   });
   return out;
 }

@@ -31,6 +31,8 @@ export const ERROR_CATALOG = {
   TROUPE_CLUSTER_SHUT_DOWN: { status: 503, domain: 'external', retryable: false, description: 'The cluster was shut down while the request was pending.' },
   TROUPE_INVALID_CLUSTER_CONFIG: { status: 400, domain: 'user', retryable: false, description: 'A cluster configuration file is missing, not JSON, or fails validation (every problem is listed).' },
   TROUPE_INVALID_REQUEST: { status: 400, domain: 'user', retryable: false, description: 'A REST request body, path or query fails validation.' },
+  TROUPE_ROUTE_NOT_FOUND: { status: 404, domain: 'user', retryable: false, description: 'No REST route matches the request method and path.' },
+  TROUPE_REQUEST_TOO_LARGE: { status: 413, domain: 'user', retryable: false, description: 'A REST request body exceeds the server body limit.' },
   TROUPE_RECORD_TOO_LARGE: { status: 400, domain: 'user', retryable: false, description: 'A record serializes to more bytes than the configured maximum record size.' },
   TROUPE_RECORD_NOT_SERIALIZABLE: { status: 400, domain: 'user', retryable: false, description: 'A record holds a value the binary codec cannot carry (function, symbol, class instance, cycle, ...).' },
   TROUPE_CODEC_CORRUPT: { status: 500, domain: 'internal', retryable: true, description: 'A received buffer or frame does not decode (truncated, unknown tag, bad length).' },

@@ -22,7 +22,16 @@ import { TroupeError } from '../../core/errors.js';
 import { Fifo } from '../../core/fifo.js';
 import { RecordEncoder } from './record-codec.js';
 
-export type NetworkEvent = { readonly kind: 'end-of-partition' };
+/**
+ * In-band events: they travel in the channel's ordered stream between buffers, need no credit,
+ * and take a sequence number. Barriers and their cancel markers are what checkpoints (issue 4)
+ * ride on; a watermark is the producer's event-time progress.
+ */
+export type NetworkEvent =
+  | { readonly kind: 'end-of-partition' }
+  | { readonly kind: 'watermark'; readonly timestamp: number }
+  | { readonly kind: 'checkpoint-barrier'; readonly checkpointId: number; readonly timestamp: number }
+  | { readonly kind: 'cancel-checkpoint'; readonly checkpointId: number };
 
 export type QueueItem = { readonly records: unknown[] | Uint8Array; readonly event?: undefined } | { readonly records?: undefined; readonly event: NetworkEvent };
 
@@ -137,6 +146,19 @@ export class ResultPartition {
     }
   }
 
+  /**
+   * Queues an event behind everything emitted so far, on every subpartition (partial buffers
+   * are flushed first so no record emitted before the event arrives after it).
+   */
+  broadcastEvent(event: Exclude<NetworkEvent, { kind: 'end-of-partition' }>): void {
+    if (this.finished) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `event ${event.kind} after the end of partition ${this.edgeId}`);
+    this.flush();
+    for (const s of this.subs) {
+      s.queue.push({ event });
+      this.pending++;
+    }
+  }
+
   /** Flushes and queues end-of-partition on every subpartition. */
   finish(): void {
     if (this.finished) return;
@@ -165,7 +187,7 @@ export class ResultPartition {
           s.credit--;
           s.dataQueued--;
           this.inUse--;
-        } else {
+        } else if (item.event.kind === 'end-of-partition') {
           s.eventSent = true;
         }
         s.queue.shift();

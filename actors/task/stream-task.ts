@@ -24,7 +24,8 @@ import { HeapKeyedStateBackend } from '../../state/heap/heap-keyed-state-backend
 import { keyGroupRange } from '../../state/key-groups.js';
 import { recordWriter, type RecordWriter } from '../network/channel-selector.js';
 import { InputGateCredits } from '../network/input-credits.js';
-import { ResultPartition, type QueueItem } from '../network/result-partition.js';
+import { ResultPartition, type NetworkEvent, type QueueItem } from '../network/result-partition.js';
+import { WatermarkValve } from '../network/watermark-valve.js';
 import type { DataPlaneMessage } from '../protocol/data-plane.js';
 import type { TaskDeploymentDescriptor } from '../protocol/deployment.js';
 import type { ExecutionState, TaskMetrics } from '../protocol/job-status.js';
@@ -55,12 +56,15 @@ interface Gate {
   readonly credits: InputGateCredits;
   readonly expectedSeq: number[];
   readonly ended: boolean[];
+  /** Index of this gate's channel 0 among all input channels of the task (watermark valve). */
+  readonly firstChannel: number;
 }
 
 interface InputItem {
   readonly gate: Gate;
   readonly channel: number;
-  readonly records: unknown[] | null; // null: end-of-partition
+  readonly records: unknown[] | null; // null: an event
+  readonly event?: NetworkEvent;
 }
 
 interface Output {
@@ -82,6 +86,7 @@ export class StreamTask {
   private currentItem: InputItem | null = null;
   private pos = 0;
   private openChannels = 0;
+  private valve = new WatermarkValve(0);
   private scheduled = false;
   private waiting: 'idle' | 'backpressure' | null = null;
   private waitSince = 0;
@@ -122,11 +127,13 @@ export class StreamTask {
         credits: new InputGateCredits(g.producers.length, net.exclusiveCredits, net.floatingCredits),
         expectedSeq: g.producers.map(() => 0),
         ended: g.producers.map(() => false),
+        firstChannel: this.openChannels,
       };
       this.gates.set(g.edge, gate);
       this.gateList.push(gate);
       this.openChannels += g.producers.length;
     }
+    this.valve = new WatermarkValve(this.openChannels);
     const writers = new Map<string, RecordWriter>();
     for (const o of tdd.outputs) {
       const n = o.consumers.length;
@@ -198,7 +205,7 @@ export class StreamTask {
         gate.credits.onBuffer(channel, message.backlog);
         this.input.push({ gate, channel, records: message.records });
       } else {
-        this.input.push({ gate, channel, records: null });
+        this.input.push({ gate, channel, records: null, event: message.event });
       }
       if (this.waiting === 'idle') this.wake();
     } catch (error) {
@@ -308,8 +315,7 @@ export class StreamTask {
         const item = this.input.shift();
         if (item === undefined) return this.beginWait('idle');
         if (item.records === null) {
-          this.channelEnded(item);
-          if (this.openChannels === 0) return this.endOfInput();
+          if (this.onEvent(item)) return this.endOfInput();
           continue;
         }
         records = this.current = item.records;
@@ -329,11 +335,32 @@ export class StreamTask {
     }
   }
 
-  private channelEnded(item: InputItem): void {
+  /** Handles an in-band event in input order; true when the last channel just ended. */
+  private onEvent(item: InputItem): boolean {
     const { gate, channel } = item;
-    if (gate.ended[channel]) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel} ended twice`);
-    gate.ended[channel] = true;
-    this.openChannels--;
+    const event = item.event ?? { kind: 'end-of-partition' };
+    switch (event.kind) {
+      case 'end-of-partition': {
+        if (gate.ended[channel]) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel} ended twice`);
+        gate.ended[channel] = true;
+        this.openChannels--;
+        const advanced = this.valve.onChannelEnded(gate.firstChannel + channel);
+        if (advanced !== null && this.openChannels > 0) this.forwardWatermark(advanced);
+        return this.openChannels === 0;
+      }
+      case 'watermark': {
+        const advanced = this.valve.onWatermark(gate.firstChannel + channel, event.timestamp);
+        if (advanced !== null) this.forwardWatermark(advanced);
+        return false;
+      }
+      case 'checkpoint-barrier':
+      case 'cancel-checkpoint':
+        throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: ${event.kind} ${event.checkpointId} arrived, but checkpointing is not enabled for this job`);
+    }
+  }
+
+  private forwardWatermark(timestamp: number): void {
+    for (const p of this.partitions) p.broadcastEvent({ kind: 'watermark', timestamp });
   }
 
   /** All input consumed: end the chain's input, then send end-of-partition downstream. */

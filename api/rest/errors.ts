@@ -1,7 +1,8 @@
 /**
  * Every REST error is `{ error, code }`. TroupeErrors keep their code and the catalog's status;
- * fastify's own client errors (body too large, bad JSON, wrong media type) and unknown routes
- * are TROUPE_INVALID_REQUEST with fastify's status (413, 415, 404, ...); anything else is
+ * an unknown route is TROUPE_ROUTE_NOT_FOUND (404), a body over the limit TROUPE_REQUEST_TOO_LARGE
+ * (413); fastify's other client errors (bad JSON, wrong media type) are TROUPE_INVALID_REQUEST
+ * with fastify's status; anything else is
  * TROUPE_INTERNAL_ERROR (500), with its message but never its stack.
  */
 import type { FastifyInstance } from 'fastify';
@@ -28,7 +29,7 @@ function clientErrorStatus(thrown: unknown): number | undefined {
 export function httpErrorOf(thrown: unknown): HttpError {
   if (thrown instanceof TroupeError) return { status: thrown.spec.status, body: { error: thrown.message, code: thrown.code } };
   const status = clientErrorStatus(thrown);
-  if (status !== undefined) return { status, body: { error: (thrown as Error).message, code: 'TROUPE_INVALID_REQUEST' } };
+  if (status !== undefined) return { status, body: { error: (thrown as Error).message, code: status === 413 ? 'TROUPE_REQUEST_TOO_LARGE' : 'TROUPE_INVALID_REQUEST' } };
   const record = toErrorRecord(thrown, 'TROUPE_INTERNAL_ERROR');
   return { status: ERROR_CATALOG[record.code].status, body: { error: record.message, code: record.code } };
 }
@@ -40,7 +41,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorResponse = { error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`, code: 'TROUPE_INVALID_REQUEST' };
+    const body: ErrorResponse = { error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`, code: 'TROUPE_ROUTE_NOT_FOUND' };
     return reply.code(404).send(body);
   });
 }

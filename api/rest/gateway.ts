@@ -4,19 +4,11 @@
  */
 import type { JobId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
-import type { JobSummary } from '../../actors/protocol/dispatcher.js';
+import type { JobArtifact, JobSummary } from '../../actors/protocol/dispatcher.js';
 import type { JobResult, JobStatusReport } from '../../actors/protocol/job-status.js';
 import type { ClusterOverview } from '../../actors/protocol/resource-manager.js';
 
-export interface JobArtifact {
-  /** The job module bundled by esbuild as CommonJS text; shipped to TaskExecutors, never evaluated by the REST layer. */
-  readonly bundle: string;
-  /** Display name of the job file, e.g. 'word-count.ts'. */
-  readonly entry: string;
-  readonly args: readonly string[];
-  /** The environment's default parallelism the client used. */
-  readonly parallelism: number;
-}
+export type { JobArtifact } from '../../actors/protocol/dispatcher.js';
 
 export interface CollectedSlice {
   readonly records: readonly unknown[];

@@ -313,14 +313,14 @@ test('rest - an unknown route is 404 with a coded error', async (t) => {
   const { app } = setup();
   const res = await app.inject({ method: 'GET', url: '/taskmanagers?x=1' });
   t.is(res.statusCode, 404);
-  t.deepEqual(errorOf(res), { code: 'TROUPE_INVALID_REQUEST', error: 'no route GET /taskmanagers' });
+  t.deepEqual(errorOf(res), { code: 'TROUPE_ROUTE_NOT_FOUND', error: 'no route GET /taskmanagers' });
 });
 
 test('rest - a body over the limit is refused with 413 and a coded error', async (t) => {
   const { app, gateway } = setup({ bodyLimitBytes: 4096 });
   const res = await submit(app, sampleJobGraph(), sampleArtifact({ bundle: 'x'.repeat(8192) }));
   t.is(res.statusCode, 413);
-  t.is(errorOf(res).code, 'TROUPE_INVALID_REQUEST');
+  t.is(errorOf(res).code, 'TROUPE_REQUEST_TOO_LARGE');
   t.is(gateway.jobs.size, 0);
 });
 

@@ -15,3 +15,8 @@ export type { JobResult, JobStatus, TaskMetrics, OperatorMetrics } from './actor
 export { TroupeError, ERROR_CATALOG, type ErrorCode, type ErrorRecord } from './core/errors.js';
 export * as nexmark from './api/nexmark/index.js';
 export { NexmarkSource } from './api/nexmark/nexmark-source.js';
+export { ClusterClient, prepareJobModule, type SubmitOptions, type PreparedJob } from './api/cluster-client.js';
+export { RestClient } from './api/rest/rest-client.js';
+export { startJobManager, type RunningJobManager } from './actors/cluster/job-manager.js';
+export { Agent, type AgentOptions } from './actors/agent/agent.js';
+export { loadClusterConfig, parseClusterConfig, type ClusterConfig } from './cluster-config/cluster-config.js';

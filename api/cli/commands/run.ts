@@ -6,7 +6,8 @@ import type { JobUserCode } from '../../../actors/task/user-code.js';
 import { MiniCluster } from '../../../actors/mini-cluster.js';
 import { StreamExecutionEnvironment } from '../../datastream/environment.js';
 import { RestClient } from '../../rest/rest-client.js';
-import { bundleJobModule, evaluateJobBundle, loadJobModule } from '../job-module.js';
+import { prepareJobModule } from '../../cluster-client.js';
+import { loadJobModule } from '../job-module.js';
 import { formatSummary } from '../summary.js';
 import { UsageError, type CommandIo } from './io.js';
 
@@ -45,13 +46,9 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   }
 
   // cluster: the client builds the graph from the very bundle it ships
-  const bundle = await bundleJobModule(file, { ship: true });
-  const job = evaluateJobBundle(bundle, path.resolve(file));
-  const env = StreamExecutionEnvironment.create({ parallelism });
-  await job(env, jobArgs);
-  const { graph } = env.build(name);
+  const { graph, artifact } = await prepareJobModule(file, { parallelism, args: jobArgs, name });
   const client = new RestClient(parsed.values.cluster);
-  const { jobId } = await client.submitJob(graph, { bundle, entry: path.basename(file), args: jobArgs, parallelism });
+  const { jobId } = await client.submitJob(graph, artifact);
   log(`troupe: submitted '${name}' to ${parsed.values.cluster} as job ${jobId}`);
   if (parsed.values.detached === true) {
     io.out(jobId);

@@ -56,6 +56,8 @@ interface Gate {
   readonly credits: InputGateCredits;
   readonly expectedSeq: number[];
   readonly ended: boolean[];
+  /** End-of-partition received (not necessarily processed yet): nothing may follow it. */
+  readonly endReceived: boolean[];
   /** Index of this gate's channel 0 among all input channels of the task (watermark valve). */
   readonly firstChannel: number;
 }
@@ -64,7 +66,7 @@ interface InputItem {
   readonly gate: Gate;
   readonly channel: number;
   readonly records: unknown[] | null; // null: an event
-  readonly event?: NetworkEvent;
+  readonly event?: NetworkEvent | undefined;
 }
 
 interface Output {
@@ -127,6 +129,7 @@ export class StreamTask {
         credits: new InputGateCredits(g.producers.length, net.exclusiveCredits, net.floatingCredits),
         expectedSeq: g.producers.map(() => 0),
         ended: g.producers.map(() => false),
+        endReceived: g.producers.map(() => false),
         firstChannel: this.openChannels,
       };
       this.gates.set(g.edge, gate);
@@ -199,12 +202,16 @@ export class StreamTask {
           details: { edge: message.edge, channel, expected, got: message.seq },
         });
       }
+      if (gate.endReceived[channel] === true) {
+        throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${message.edge} channel ${channel}: ${message.type} seq ${message.seq} after end-of-partition`);
+      }
       gate.expectedSeq[channel] = expected + 1;
       if (message.type === 'buffer') {
         if (!Array.isArray(message.records)) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${message.edge} channel ${channel}: a buffer reached the task undecoded`);
         gate.credits.onBuffer(channel, message.backlog);
         this.input.push({ gate, channel, records: message.records });
       } else {
+        if (message.event.kind === 'end-of-partition') gate.endReceived[channel] = true;
         this.input.push({ gate, channel, records: null, event: message.event });
       }
       if (this.waiting === 'idle') this.wake();
@@ -338,7 +345,8 @@ export class StreamTask {
   /** Handles an in-band event in input order; true when the last channel just ended. */
   private onEvent(item: InputItem): boolean {
     const { gate, channel } = item;
-    const event = item.event ?? { kind: 'end-of-partition' };
+    const event = item.event;
+    if (event === undefined) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: an event without a kind`);
     switch (event.kind) {
       case 'end-of-partition': {
         if (gate.ended[channel]) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel} ended twice`);
@@ -356,6 +364,8 @@ export class StreamTask {
       case 'checkpoint-barrier':
       case 'cancel-checkpoint':
         throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: ${event.kind} ${event.checkpointId} arrived, but checkpointing is not enabled for this job`);
+      default:
+        throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: unknown event ${String((event as { kind?: unknown }).kind)}`);
     }
   }
 

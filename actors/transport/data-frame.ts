@@ -43,10 +43,44 @@ export function decodeDataFrame(payload: Buffer): { to: ExecutionAttemptId; mess
   if (header === null || typeof header !== 'object' || typeof header.to !== 'string' || header.m === null || typeof header.m !== 'object') {
     throw new TroupeError('TROUPE_CODEC_CORRUPT', 'data frame header is malformed');
   }
+  const problem = messageProblem(header.m as unknown as Record<string, unknown>);
+  if (problem !== null) throw new TroupeError('TROUPE_CODEC_CORRUPT', `data frame to ${header.to}: ${problem}`);
   if (header.m.type !== 'buffer') {
     if (4 + n !== payload.length) throw new TroupeError('TROUPE_CODEC_CORRUPT', 'trailing bytes after a data-plane event');
     return { to: header.to, message: header.m as DataPlaneMessage };
   }
   const records = decodeRecords(payload.subarray(4 + n));
   return { to: header.to, message: { ...(header.m as Omit<Extract<DataPlaneMessage, { type: 'buffer' }>, 'records'>), records } };
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** What is wrong with a decoded data-plane message header, or null (the codec checks bytes, this checks meaning). */
+function messageProblem(m: Record<string, unknown>): string | null {
+  if (typeof m.edge !== 'string') return 'no edge';
+  switch (m.type) {
+    case 'buffer':
+      return isCount(m.producer) && isCount(m.seq) && isCount(m.backlog) ? null : 'bad buffer header';
+    case 'credit':
+      return isCount(m.consumer) && isCount(m.credit) && (m.credit as number) > 0 ? null : 'bad credit';
+    case 'event': {
+      if (!isCount(m.producer) || !isCount(m.seq)) return 'bad event header';
+      const e = m.event as Record<string, unknown> | null | undefined;
+      if (e === null || typeof e !== 'object') return 'event without a body';
+      switch (e.kind) {
+        case 'end-of-partition':
+          return Object.keys(e).length === 1 ? null : 'bad end-of-partition';
+        case 'watermark':
+          return typeof e.timestamp === 'number' ? null : 'bad watermark';
+        case 'checkpoint-barrier':
+          return isCount(e.checkpointId) && typeof e.timestamp === 'number' ? null : 'bad checkpoint barrier';
+        case 'cancel-checkpoint':
+          return isCount(e.checkpointId) ? null : 'bad cancel-checkpoint';
+        default:
+          return `unknown event kind ${String(e.kind)}`;
+      }
+    }
+    default:
+      return `unknown message type ${String(m.type)}`;
+  }
 }

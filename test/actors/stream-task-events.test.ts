@@ -335,7 +335,7 @@ test('stream task events - a second end-of-partition on a channel fails the task
 // BUG (reported, not fixed): StreamTask.onData checks only the seq of an item arriving after its
 // channel's end-of-partition; onEvent rejects a second end-of-partition but a watermark is passed
 // to the valve (which ignores ended channels) and a buffer is consumed and its records processed.
-test.failing('stream task events - a watermark after its channel`s end-of-partition fails the task with TROUPE_PROTOCOL_VIOLATION (data-plane invariant 3)', async (t) => {
+test('stream task events - a watermark after its channel`s end-of-partition fails the task with TROUPE_PROTOCOL_VIOLATION (data-plane invariant 3)', async (t) => {
   const h = await mapTask();
   h.event(0, 0, { kind: 'end-of-partition' });
   h.watermark(0, 1, 10);
@@ -343,7 +343,7 @@ test.failing('stream task events - a watermark after its channel`s end-of-partit
   t.is(h.ended[0]?.error?.code, 'TROUPE_PROTOCOL_VIOLATION');
 });
 
-test.failing('stream task events - a buffer after its channel`s end-of-partition fails the task with TROUPE_PROTOCOL_VIOLATION (data-plane invariant 3)', async (t) => {
+test('stream task events - a buffer after its channel`s end-of-partition fails the task with TROUPE_PROTOCOL_VIOLATION (data-plane invariant 3)', async (t) => {
   const h = await mapTask();
   h.deliver({ type: 'credit', edge: 'e1', consumer: 0, credit: 10 });
   h.event(0, 0, { kind: 'end-of-partition' });

@@ -196,7 +196,7 @@ test('data frame - a header that decodes but is not {to, m} is TROUPE_CODEC_CORR
 // and casts m to DataPlaneMessage. A single flipped bit in a key or in the type/kind string yields
 // such headers (e.g. 'event' → 'evenu' drops the event; 'event' → 'evenT'); StreamTask.onEvent then
 // treats an event message without `event` as end-of-partition and ignores an unknown kind.
-test.failing('data frame - a header whose message is not a data-plane message is TROUPE_CODEC_CORRUPT', (t) => {
+test('data frame - a header whose message is not a data-plane message is TROUPE_CODEC_CORRUPT', (t) => {
   const malformed: unknown[] = [
     { to: 'x', m: { type: 'event', edge: 'e1', producer: 0, seq: 0 } }, // no event
     { to: 'x', m: { type: 'event', edge: 'e1', producer: 0, seq: 0, event: { kind: 'wapermark', timestamp: 5 } } },

@@ -43,7 +43,7 @@ export function decodeDataFrame(payload: Buffer): { to: ExecutionAttemptId; mess
   if (header === null || typeof header !== 'object' || typeof header.to !== 'string' || header.m === null || typeof header.m !== 'object') {
     throw new TroupeError('TROUPE_CODEC_CORRUPT', 'data frame header is malformed');
   }
-  const problem = messageProblem(header.m as unknown as Record<string, unknown>);
+  const problem = messageProblem(header.m);
   if (problem !== null) throw new TroupeError('TROUPE_CODEC_CORRUPT', `data frame to ${header.to}: ${problem}`);
   if (header.m.type !== 'buffer') {
     if (4 + n !== payload.length) throw new TroupeError('TROUPE_CODEC_CORRUPT', 'trailing bytes after a data-plane event');

@@ -20,7 +20,7 @@ import { TroupeError, toErrorRecord } from '../../core/errors.js';
 import { decodeValue, encodeValue } from '../network/record-codec.js';
 import { TASK_EXECUTOR_MAIN } from '../resource-manager/process-launcher.js';
 import type { TaskExecutorProcessConfig } from '../task-executor/task-executor-main.js';
-import { Connection } from '../transport/connection.js';
+import { checkListenerSecret, Connection, PendingConnections } from '../transport/connection.js';
 import type { Frame } from '../transport/frames.js';
 import { FRAME_AGENT_EVENT, FRAME_AGENT_REPLY, FRAME_AGENT_REQUEST, parseAgentRequest, type AgentEvent, type AgentReply, type AgentRequest } from './agent-protocol.js';
 
@@ -43,6 +43,7 @@ interface Child {
 export class Agent {
   private readonly children = new Map<string, Child>();
   private readonly connections = new Set<Connection>();
+  private readonly pending = new PendingConnections();
   private closing = false;
   /** Connections cut before or after authentication for a violation. */
   rejected = 0;
@@ -57,13 +58,10 @@ export class Agent {
 
   static async start(options: AgentOptions): Promise<Agent> {
     const bind = options.bind ?? '127.0.0.1';
-    if (options.secret === '') {
-      const where = isLoopback(bind) ? `${bind} (loopback is reachable by every user of this host)` : bind;
-      throw new TroupeError('TROUPE_INSECURE_BIND', `refusing to start the agent on ${where} without a secret: set TROUPE_SECRET or pass --config with a "secret"`);
-    }
+    checkListenerSecret(options.secret, isLoopback(bind) ? `${bind} (loopback is reachable by every user of this host)` : bind);
     mkdirSync(options.workDir, { recursive: true });
     const server = net.createServer({ noDelay: true });
-    server.maxConnections = 256;
+    server.maxConnections = 1024;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: bind, port: options.port ?? 6161, exclusive: true }, () => {
@@ -106,7 +104,7 @@ export class Agent {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     Connection.server(
       socket,
-      { secret: this.options.secret, maxFrameBytes: this.options.maxFrameBytes ?? 64 * 1024, handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5_000 },
+      { secret: this.options.secret, maxFrameBytes: this.options.maxFrameBytes ?? 64 * 1024, handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5_000, pending: this.pending },
       (conn) => {
         this.authenticated++;
         this.connections.add(conn);

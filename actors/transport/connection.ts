@@ -23,6 +23,49 @@ export interface ConnectionOptions {
   readonly secret: string;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs?: number;
+  /** Server side: the listener's pending (unauthenticated) connections. */
+  readonly pending?: PendingConnections;
+}
+
+/** The shortest secret a listener accepts. */
+export const MIN_SECRET_LENGTH = 16;
+
+export function checkListenerSecret(secret: unknown, where: string): void {
+  if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+    throw new TroupeError(
+      'TROUPE_INSECURE_BIND',
+      `refusing to listen on ${where} without a secret of at least ${MIN_SECRET_LENGTH} characters: set TROUPE_SECRET or "secret" in the cluster config`,
+    );
+  }
+}
+
+/**
+ * Connections that have not authenticated yet, capped: when a new one would exceed the cap, the
+ * oldest pending one is cut. A flood of silent sockets then cannot lock a real peer out (its
+ * handshake takes two round trips; the flood would have to outpace that), where a plain
+ * connection cap would refuse everyone until the handshake timeouts fire.
+ */
+export class PendingConnections {
+  private readonly pending = new Set<Socket>();
+  evicted = 0;
+
+  constructor(private readonly max = 64) {}
+
+  admit(socket: Socket): void {
+    if (this.pending.size >= this.max) {
+      const oldest = this.pending.values().next().value;
+      if (oldest !== undefined) {
+        this.pending.delete(oldest);
+        this.evicted++;
+        oldest.destroy();
+      }
+    }
+    this.pending.add(socket);
+  }
+
+  done(socket: Socket): void {
+    this.pending.delete(socket);
+  }
 }
 
 export type FrameHandler = (frame: Frame) => void;
@@ -92,9 +135,11 @@ export class Connection {
   static server(socket: Socket, options: ConnectionOptions, authenticated: (c: Connection) => void, rejected: (error: TroupeError | null) => void = () => undefined): void {
     const c = new Connection(socket, new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES));
     const hs = new ServerHandshake(options.secret);
+    options.pending?.admit(socket);
     const timer = setTimeout(() => c.fail(new TroupeError('TROUPE_AUTH_FAILED', `no handshake from ${c.remote} in time`)), options.handshakeTimeoutMs ?? 5_000);
     c.onClose = (error) => {
       clearTimeout(timer);
+      options.pending?.done(socket);
       rejected(error);
     };
     c.onFrame = (frame) => {
@@ -103,6 +148,7 @@ export class Connection {
       if (step.send !== undefined) c.sendRaw(FRAME_HANDSHAKE, step.send);
       if (step.done) {
         clearTimeout(timer);
+        options.pending?.done(socket);
         c.decoder.setMaxFrameBytes(options.maxFrameBytes);
         c.onFrame = () => undefined;
         c.onClose = () => undefined;

@@ -20,7 +20,7 @@ import type { DataPlaneMessage } from '../protocol/data-plane.js';
 import type { ActorAddress, UntypedHandle } from '../runtime/handle.js';
 import { DEFAULT_ASK_TIMEOUT_MS } from '../runtime/timeout.js';
 import type { Message } from '../runtime/typed-actor.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import { checkListenerSecret, Connection, PendingConnections, type ConnectionOptions } from './connection.js';
 import { decodeDataFrame, encodeDataFrame } from './data-frame.js';
 import { LocalEndpoint } from './endpoint.js';
 import type { Frame } from './frames.js';
@@ -60,6 +60,7 @@ export class TransportEndpoint extends LocalEndpoint {
   private readonly peers = new Map<string, Peer>();
   private readonly pending = new Map<number, PendingAsk>();
   private readonly inbound = new Set<Connection>();
+  private readonly pendingInbound = new PendingConnections();
   private nextAskId = 1;
   private dataHandler: DataHandler = () => undefined;
   private closing = false;
@@ -75,9 +76,7 @@ export class TransportEndpoint extends LocalEndpoint {
   }
 
   static async listen(options: TransportOptions): Promise<TransportEndpoint> {
-    if (options.secret === '') {
-      throw new TroupeError('TROUPE_INSECURE_BIND', `refusing to listen on ${options.host} without a cluster secret (set TROUPE_SECRET or "secret" in the cluster config)`);
-    }
+    checkListenerSecret(options.secret, options.host);
     const server = net.createServer({ noDelay: true });
     server.maxConnections = options.maxConnections ?? 1024;
     await new Promise<void>((resolve, reject) => {
@@ -163,7 +162,7 @@ export class TransportEndpoint extends LocalEndpoint {
     }
     Connection.server(
       socket,
-      this.connectionOptions(),
+      { ...this.connectionOptions(), pending: this.pendingInbound },
       (conn) => {
         this.inbound.add(conn);
         conn.listen(

@@ -261,7 +261,7 @@ test('transport - listen with an empty secret fails with TROUPE_INSECURE_BIND', 
   }
 });
 
-test.failing('transport - listen with the secret left out (a JavaScript caller) fails with TROUPE_INSECURE_BIND', async (t) => {
+test('transport - listen with the secret left out (a JavaScript caller) fails with TROUPE_INSECURE_BIND', async (t) => {
   // BUG: transport-endpoint.ts only rejects secret === ''; undefined listens, and the first
   // connection throws TROUPE_INVALID_ARGUMENT from ServerHandshake in the 'connection' handler
   // (an uncaught exception that ends the process).

@@ -3,6 +3,12 @@
  *   npm run bench -- nexmark q0|q1|q2 [--events N] [--parallelism P]
  *   npm run bench -- keyed [--events N]           q1 → keyBy(auction) → running count, parallelism 2
  *   npm run bench -- backpressure [--seconds S]   source 10× faster than the sink; RSS over time
+ * On a forked cluster (JobManager here, two TaskExecutor child processes; see distributed.ts):
+ *   npm run bench -- distributed-keyed [--events N] [--runs R]
+ *   npm run bench -- distributed-latency [--seconds S] [--runs R] [--events N] [--rate R] [--pad B]
+ *   npm run bench -- distributed-mismatch [--seconds S] [--rate R] [--pad B]
+ *   (each also takes --network JSON, the cluster's network settings, e.g. '{"floatingCredits":32}', and
+ *   --profile DIR: CPU profiles of the TaskExecutor processes, summarized at the end)
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -11,6 +17,7 @@ import { NexmarkGenerator } from '../api/nexmark/generator.js';
 import { BID, type Bid } from '../api/nexmark/model.js';
 import { nexmarkEvents, q0, q1, q2, toCurrency } from '../api/nexmark/queries.js';
 import { blackholeValue, forLoopBaseline, pipelineBaseline, type QueryName } from './nexmark-baselines.js';
+import { distributedKeyed, distributedLatency, distributedMismatch, setClusterNetwork } from './distributed.js';
 
 const fmt = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} K`);
 
@@ -146,10 +153,20 @@ async function backpressure(seconds: number): Promise<void> {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { events: { type: 'string' }, parallelism: { type: 'string' }, seconds: { type: 'string' } },
+    options: {
+      events: { type: 'string' },
+      parallelism: { type: 'string' },
+      seconds: { type: 'string' },
+      runs: { type: 'string' },
+      rate: { type: 'string' },
+      pad: { type: 'string' },
+      profile: { type: 'string' },
+      network: { type: 'string' },
+    },
   });
   const [what, arg] = positionals;
   const events = Number(values.events ?? 10_000_000);
+  if (what?.startsWith('distributed-') === true) setClusterNetwork(values.network);
   switch (what) {
     case 'nexmark': {
       if (arg === undefined) {
@@ -167,8 +184,34 @@ async function main(): Promise<void> {
       return keyed(Number(values.events ?? 5_000_000));
     case 'backpressure':
       return backpressure(Number(values.seconds ?? 30));
+    case 'distributed-keyed':
+      return distributedKeyed({
+        events: Number(values.events ?? 5_000_000),
+        runs: Number(values.runs ?? 3),
+        ...(values.profile !== undefined ? { profileDir: values.profile } : {}),
+      });
+    case 'distributed-latency':
+      return distributedLatency({
+        seconds: Number(values.seconds ?? 10),
+        runs: Number(values.runs ?? 3),
+        maxRecords: Number(values.events ?? 2_000_000),
+        ...(values.rate !== undefined ? { rate: Number(values.rate) } : {}),
+        pad: Number(values.pad ?? 0),
+        ...(values.profile !== undefined ? { profileDir: values.profile } : {}),
+      });
+    case 'distributed-mismatch':
+      return distributedMismatch({
+        seconds: Number(values.seconds ?? 30),
+        rate: Number(values.rate ?? 200_000),
+        pad: Number(values.pad ?? 100),
+        ...(values.profile !== undefined ? { profileDir: values.profile } : {}),
+      });
     default:
-      console.log('usage: npm run bench -- nexmark [q0|q1|q2] [--events N] [--parallelism P] | keyed [--events N] | backpressure [--seconds S]');
+      console.log(
+        'usage: npm run bench -- nexmark [q0|q1|q2] [--events N] [--parallelism P] | keyed [--events N] | backpressure [--seconds S]\n' +
+          '  | distributed-keyed [--events N] [--runs R] | distributed-latency [--seconds S] [--runs R] [--events N] [--rate R] [--pad B]\n' +
+          '  | distributed-mismatch [--seconds S] [--rate R] [--pad B]   (distributed-*: also [--network JSON] [--profile DIR])',
+      );
       process.exitCode = what === undefined ? 0 : 2;
   }
 }

@@ -70,6 +70,16 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
     },
   };
 
+  protected override readonly queries: ReadonlySet<DispatcherAsk['type']> = new Set([
+    'job-status',
+    'job-result',
+    'job-metrics',
+    'list-jobs',
+    'fetch-artifact',
+    'collected',
+    'cancel-job',
+  ] as const);
+
   protected readonly asks: AskHandlers<DispatcherAsk, DispatcherReplies> = {
     'submit-job': async ({ jobGraph, artifact }) => {
       if (this.jobs.has(jobGraph.jobId)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `job ${jobGraph.jobId} was already submitted`);

@@ -60,6 +60,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       }
     },
     'task-executor-lost': async ({ taskExecutor, error }) => {
+      this.executors.delete(taskExecutor);
       for (const [attemptId, te] of this.placedOn) {
         if (te !== taskExecutor) continue;
         const state = this.lifecycle.executions[attemptId];
@@ -69,6 +70,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     },
     'cancel-timeout': () => this.apply({ type: 'cancel-timeout' }),
   };
+
+  protected override readonly queries: ReadonlySet<JobMasterAsk['type']> = new Set(['status', 'metrics', 'collected'] as const);
 
   protected readonly asks: AskHandlers<JobMasterAsk, JobMasterReplies> = {
     status: () => ({
@@ -152,7 +155,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
 
   private async finish(status: JobResult['status'], error: JobResult['error']): Promise<void> {
     const graph = this.params.jobGraph;
-    await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId })));
+    await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId }, 5_000)));
     if (this.slotsHeld) await this.params.resourceManager.ask({ type: 'free-slots', jobId: graph.jobId }).catch(() => 0);
     const tasks = this.executions.map((e) => this.finalMetrics.get(e.attemptId)).filter((m): m is TaskMetrics => m !== undefined);
     const endTime = Date.now();
@@ -172,7 +175,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   }
 
   private async collectMetrics(): Promise<TaskMetrics[]> {
-    const live = (await Promise.all([...this.executors.values()].map((te) => te.ask({ type: 'task-metrics', jobId: this.params.jobGraph.jobId })))).flat();
+    const replies = await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'task-metrics', jobId: this.params.jobGraph.jobId }, 5_000)));
+    const live = replies.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
     const byAttempt = new Map(live.map((m) => [m.attemptId, m]));
     for (const [a, m] of this.finalMetrics) byAttempt.set(a, m);
     return [...byAttempt.values()];

@@ -34,6 +34,12 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
 
   protected abstract readonly tells: TellHandlers<T>;
   protected abstract readonly asks: AskHandlers<A, R>;
+  /**
+   * Requests that only read (or forward to another actor) and may run beside the mailbox: a
+   * query must not wait behind a long handler of this actor (a JobMaster deploying), nor may
+   * forwarding one hold this actor's mailbox while the other actor waits on us (deadlock).
+   */
+  protected readonly queries: ReadonlySet<A['type']> = new Set();
 
   // comedy lifecycle
   async initialize(actor: Actor): Promise<void> {
@@ -62,6 +68,7 @@ export abstract class ActorShell<P, T extends Message, A extends Message, R exte
       return { ok: false, error: { code: 'TROUPE_PROTOCOL_VIOLATION', message: `${this.constructor.name} has no handler for '${message.type}'` } };
     }
     try {
+      if (this.queries.has(message.type)) return { ok: true, value: await handler(message) };
       return { ok: true, value: await this.mailbox.call(() => handler(message)) };
     } catch (error) {
       return { ok: false, error: toErrorRecord(error, 'TROUPE_INTERNAL_ERROR') };

@@ -15,6 +15,7 @@ import { createActorSystem } from '../runtime/actor-system.js';
 import type { DispatcherHandle } from '../protocol/dispatcher.js';
 import { TransportEndpoint } from '../transport/transport-endpoint.js';
 import { LocalTaskDirectory } from './local-task-directory.js';
+import { installJobRuntime } from '../../api/cli/job-module.js';
 import { ShippedUserCode } from './shipped-user-code.js';
 import { TaskExecutorActor, type TaskExecutorParams } from './task-executor.actor.js';
 
@@ -36,6 +37,7 @@ export interface RunningTaskExecutor {
 }
 
 export async function runTaskExecutor(config: TaskExecutorProcessConfig, secret: string, exit: (reason: string) => void): Promise<RunningTaskExecutor> {
+  installJobRuntime();
   const system = createActorSystem();
   const endpoint = await TransportEndpoint.listen({ host: config.bind, port: 0, secret, maxFrameBytes: config.maxFrameBytes });
   const directory = new LocalTaskDirectory(endpoint);

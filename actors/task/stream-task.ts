@@ -333,6 +333,8 @@ export class StreamTask {
       while (this.pos < n) {
         if (!this.outputsAvailable()) return this.beginWait('backpressure');
         head.collect(records[this.pos++]);
+        // a slow function must not hold the event loop for a whole buffer (heartbeats, credits)
+        if ((this.pos & 63) === 0 && this.pos < n && clock.monotonic() - start >= SLICE_MS) return this.wake();
       }
       const item = this.currentItem!;
       item.gate.credits.recycle(item.channel);

@@ -61,6 +61,8 @@ export class TransportEndpoint extends LocalEndpoint {
   private readonly pending = new Map<number, PendingAsk>();
   private readonly inbound = new Set<Connection>();
   private readonly pendingInbound = new PendingConnections();
+  /** Every accepted socket, authenticated or not, so close() can end them all. */
+  private readonly sockets = new Set<net.Socket>();
   private nextAskId = 1;
   private dataHandler: DataHandler = () => undefined;
   private closing = false;
@@ -142,6 +144,7 @@ export class TransportEndpoint extends LocalEndpoint {
     this.closing = true;
     for (const [, p] of this.peers) p.connection?.close();
     for (const c of this.inbound) c.close();
+    for (const s of this.sockets) s.destroy();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new TroupeError('TROUPE_CLUSTER_SHUT_DOWN', `endpoint ${this.id} closed`));
@@ -160,10 +163,16 @@ export class TransportEndpoint extends LocalEndpoint {
       socket.destroy();
       return;
     }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     Connection.server(
       socket,
       { ...this.connectionOptions(), pending: this.pendingInbound },
       (conn) => {
+        if (this.closing) {
+          conn.close();
+          return;
+        }
         this.inbound.add(conn);
         conn.listen(
           (frame) => this.onFrame(frame),

@@ -63,13 +63,21 @@ export async function bundleJobModule(file: string, options: BundleOptions = {})
 }
 
 /**
+ * Makes `troupe` resolvable for job bundles. Loading the runtime takes a while the first time; a
+ * TaskExecutor calls this at start so its first deployment does not stall its mailbox.
+ */
+export function installJobRuntime(): void {
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  g[RUNTIME] ??= require('../../index.js');
+}
+
+/**
  * Evaluates a bundle as its own CommonJS module named `filename` (bare imports of an unshipped
  * bundle resolve from that file's folder) and returns its job function.
  */
 export function evaluateJobBundle(code: string, filename: string): JobFunction {
-  const g = globalThis as unknown as Record<symbol, unknown>;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  g[RUNTIME] ??= require('../../index.js');
+  installJobRuntime();
   const m = new Module(filename, module);
   m.filename = filename;
   m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(filename));

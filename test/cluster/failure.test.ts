@@ -28,28 +28,12 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-/**
- * WORKAROUND (see the report): a TaskExecutor loads the Troupe runtime lazily, when it evaluates
- * its first job bundle (evaluateJobBundle's `require('../../index.js')`). That blocks its event
- * loop and its mailbox for 0.5 - 1 s on this 2-CPU machine, so no heartbeat is answered, and with
- * a 1000 ms heartbeat timeout the TaskExecutors are often declared lost while the first job
- * deploys. The TaskExecutor processes of these clusters preload the runtime instead
- * (NODE_OPTIONS is inherited: the launcher passes this process's environment on).
- */
-const PRELOAD_RUNTIME = `--require ${JSON.stringify(path.resolve(__dirname, '..', '..', 'index.js'))}`;
-
 async function launch(json: Record<string, unknown>): Promise<Cluster> {
   const workDir = mkdtempSync(path.join(tmpdir(), 'troupe-failure-test-'));
   const config = parseClusterConfig({ mode: 'forked', jobmanager: { rpcPort: 0, restPort: 0 }, taskExecutors: [{ count: 2, slots: 2 }], workDir, ...json }, {});
-  const nodeOptions = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} ${PRELOAD_RUNTIME}`.trim();
-  let jm: RunningJobManager;
-  try {
-    jm = await startJobManager(config);
-  } finally {
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = nodeOptions;
-  }
+  // a TaskExecutor loads the runtime at start (installJobRuntime), so its first deployment does
+  // not stall its heartbeats even with a 1000 ms timeout
+  const jm = await startJobManager(config);
   const client = new RestClient(jm.restUrl);
   const overview = await client.overview();
   const close = async (): Promise<void> => {

@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startJobManager, type RunningJobManager } from '../actors/cluster/job-manager.js';
 import type { JobResult, TaskMetrics } from '../actors/protocol/job-status.js';
@@ -429,7 +430,7 @@ export async function distributedLatency(o: LatencyOptions): Promise<void> {
         `and buffer timeout 100 ms also at ${fmt(high)}/s (half its own maximum); ${o.seconds} s per run, the first second not measured`,
     );
     const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 1)} ms`.padStart(9);
-    console.log(`  ${'timeout @ rate'.padEnd(20)} ${'p50'.padStart(9)} ${'p90'.padStart(9)} ${'p99'.padStart(9)} ${'p99.9'.padStart(9)} ${'max'.padStart(9)} ${'mean'.padStart(9)}   measured, arrival rate, other load`);
+    console.log(`  ${'timeout @ rate'.padEnd(20)} ${'p50'.padStart(9)} ${'p90'.padStart(9)} ${'p99'.padStart(9)} ${'p99.9'.padStart(9)} ${'max'.padStart(9)} ${'mean'.padStart(9)}   measured, arrival rate, other load, scheduling noise`);
     const configs: [number, number][] = [
       [0, rate],
       [100, rate],
@@ -438,12 +439,17 @@ export async function distributedLatency(o: LatencyOptions): Promise<void> {
     for (let r = 1; r <= o.runs; r++) {
       for (const [t, rt] of configs) {
         load.start();
+        // scheduling noise: how late this (nearly idle) process's 1 ms timers fire meanwhile
+        const lag = monitorEventLoopDelay({ resolution: 1 });
+        lag.enable();
         const { p } = await run(t, Math.round(rt * o.seconds), rt, rt);
+        lag.disable();
         const machine = load.stop();
         const label = `${t} ms @ ${fmt(rt)}/s`;
         rows.push({ label, p });
         console.log(
-          `  ${label.padEnd(20)} ${ms(p.p50)} ${ms(p.p90)} ${ms(p.p99)} ${ms(p.p999)} ${ms(p.maxMs)} ${ms(p.meanMs)}   ${p.count}, ${fmt(p.ratePerSecond)}/s, ${machine.others.toFixed(2)} cores  (run ${r})`,
+          `  ${label.padEnd(20)} ${ms(p.p50)} ${ms(p.p90)} ${ms(p.p99)} ${ms(p.p999)} ${ms(p.maxMs)} ${ms(p.meanMs)}   ${p.count}, ${fmt(p.ratePerSecond)}/s, ` +
+            `${machine.others.toFixed(2)} cores, jm timer lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} max ${(lag.max / 1e6).toFixed(1)} ms  (run ${r})`,
         );
       }
     }

@@ -11,6 +11,7 @@
  * 'submit-task', they are declared lost after 5 s, and the job fails with TROUPE_PEER_UNREACHABLE.
  *
  * `node dist/bench/collect-deadlock-repro.js [delayMs = 0]` (delay between submit and the ask).
+ * Fixed by 040b4af (query asks run beside the mailbox): it now answers at once and the job finishes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

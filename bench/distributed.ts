@@ -345,10 +345,10 @@ function percentiles(records: readonly LatencyRecord[]): Percentiles {
 }
 
 /**
- * Waits until the job runs, asking only the Dispatcher's own job list. Asking for collected records
- * (or metrics) while the JobMaster deploys can deadlock: the Dispatcher waits on the JobMaster,
- * which waits on the TaskExecutors' submit-task, which wait on the Dispatcher for the job's code
- * (see collect-deadlock-repro.ts).
+ * Waits until the job runs, asking only the Dispatcher's own job list. Before 040b4af, asking for
+ * collected records while the JobMaster deployed deadlocked: the Dispatcher waited on the JobMaster,
+ * which waited on the TaskExecutors' submit-task, which waited on the Dispatcher for the job's code
+ * (see collect-deadlock-repro.ts); waiting keeps the bench usable on such a tree.
  */
 async function waitRunning(client: RestClient, jobId: JobId): Promise<void> {
   for (let i = 0; ; i++) {

@@ -593,6 +593,8 @@ const fromCharCode = String.fromCharCode;
 interface Shape {
   readonly keys: string[];
   readonly hasProtoKey: boolean;
+  /** Set on first use: the literal builder, or null when the shape does not get one. */
+  build?: Builder | null;
 }
 
 function corrupt(reason: string, offset: number): never {
@@ -836,6 +838,14 @@ class Reader {
 
   private object(shape: Shape, nullProto: boolean): Record<string, unknown> {
     this.enter();
+    if (!nullProto && !shape.hasProtoKey) {
+      shape.build ??= literalBuilder(shape.keys);
+      if (shape.build !== null) {
+        const built = shape.build(this);
+        this.depth--;
+        return built;
+      }
+    }
     const o: Record<string, unknown> = nullProto ? (Object.create(null) as Record<string, unknown>) : {};
     const keys = shape.keys;
     const n = keys.length;
@@ -875,4 +885,31 @@ export function decodeValue(bytes: Uint8Array): unknown {
   const value = r.read();
   if (r.pos !== r.end) corrupt(`${r.end - r.pos} trailing bytes`, r.pos);
   return value;
+}
+
+type Builder = (r: { read(): unknown }) => Record<string, unknown>;
+
+const BUILDERS = new Map<string, Builder>();
+const MAX_BUILDERS = 1024;
+const MAX_BUILDER_KEYS = 64;
+
+/**
+ * A function that builds an object of this shape as one object literal, reading its values in
+ * order. Objects decoded this way share V8's hidden class with each other and with objects the
+ * user's code builds the same way, which makes the decoder and every later property access
+ * faster than assigning keys one by one. Keys enter the source only through JSON.stringify (a
+ * quoted string literal, never code); shapes with a `__proto__` key never come here (a quoted
+ * `"__proto__":` in a literal would set the prototype). Cached across buffers, bounded.
+ */
+function literalBuilder(keys: readonly string[]): Builder | null {
+  if (keys.length === 0 || keys.length > MAX_BUILDER_KEYS) return null;
+  const id = keys.join('\u0000');
+  let b = BUILDERS.get(id);
+  if (b === undefined) {
+    if (BUILDERS.size >= MAX_BUILDERS) BUILDERS.delete(BUILDERS.keys().next().value!);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    b = new Function('r', `return {${keys.map((k) => `${JSON.stringify(k)}: r.read()`).join(', ')}};`) as Builder;
+    BUILDERS.set(id, b);
+  }
+  return b;
 }

@@ -17,6 +17,10 @@
  *     emitted (record-codec.ts) and its buffer is full at `bufferBytes`; an in-process one keeps
  *     the record objects and is full at `bufferRecords`. A record the codec refuses (too large,
  *     not serializable) throws a coded error and leaves the buffer as it was.
+ *  7. A flush (buffer timeout, or every record at timeout 0) makes the partial buffer sendable,
+ *     but it is only cut when it can leave: while the subpartition has no credit the buffer keeps
+ *     filling (Flink's flushRequested on a BufferConsumer), so records flushed during
+ *     backpressure share buffers instead of each taking one and waiting for its own credit.
  */
 import { TroupeError } from '../../core/errors.js';
 import { Fifo } from '../../core/fifo.js';
@@ -54,6 +58,12 @@ class Subpartition {
   eventSent = false;
   /** Set for a remote consumer: records are encoded as they are emitted. */
   encoder: RecordEncoder | null = null;
+  /** The partial buffer may be cut and sent as soon as credit allows (invariant 7). */
+  flushRequested = false;
+
+  get hasPartial(): boolean {
+    return this.filling !== null || (this.encoder !== null && this.encoder.count > 0);
+  }
 }
 
 export class ResultPartition {
@@ -61,6 +71,8 @@ export class ResultPartition {
   private inUse = 0;
   private finished = false;
   private pending = 0;
+  /** Subpartitions with a flush requested on a partial buffer (invariant 7). */
+  private flushRequests = 0;
   private rr: number;
 
   constructor(
@@ -92,9 +104,9 @@ export class ResultPartition {
     return this.inUse;
   }
 
-  /** Items queued that `poll` could send if credit allowed. */
+  /** Items queued (or partial buffers flushed) that `poll` could send if credit allowed. */
   get hasSendable(): boolean {
-    return this.pending > 0;
+    return this.pending > 0 || this.flushRequests > 0;
   }
 
   get drained(): boolean {
@@ -114,7 +126,8 @@ export class ResultPartition {
       this.inUse++;
     }
     buf.push(record);
-    if (this.flushEveryRecord || buf.length >= this.bufferRecords) this.finishBuffer(s);
+    if (buf.length >= this.bufferRecords) this.finishBuffer(s);
+    else if (this.flushEveryRecord) this.requestFlush(s);
   }
 
   emitRoundRobin(record: unknown): void {
@@ -135,10 +148,28 @@ export class ResultPartition {
     } else {
       encoder.add(record);
     }
-    if (this.flushEveryRecord || encoder.byteLength >= this.remote!.bufferBytes) this.finishEncoded(s, encoder);
+    if (encoder.byteLength >= this.remote!.bufferBytes) this.finishEncoded(s, encoder);
+    else if (this.flushEveryRecord) this.requestFlush(s);
   }
 
-  /** Finishes every partial buffer (buffer timeout / end of input). */
+  /** Buffer timeout: every partial buffer may leave as soon as credit allows (invariant 7). */
+  requestFlushAll(): void {
+    for (const s of this.subs) if (s.hasPartial) this.requestFlush(s);
+  }
+
+  private requestFlush(s: Subpartition): void {
+    if (s.flushRequested) return;
+    s.flushRequested = true;
+    this.flushRequests++;
+  }
+
+  private clearFlush(s: Subpartition): void {
+    if (!s.flushRequested) return;
+    s.flushRequested = false;
+    this.flushRequests--;
+  }
+
+  /** Finishes every partial buffer at once (end of input, before an event). */
   flush(): void {
     for (const s of this.subs) {
       if (s.filling !== null) this.finishBuffer(s);
@@ -178,9 +209,15 @@ export class ResultPartition {
 
   /** Sends everything credit allows, in order, through `send`. */
   poll(send: SendFn): void {
-    if (this.pending === 0) return;
+    if (this.pending === 0 && this.flushRequests === 0) return;
     for (let i = 0; i < this.subs.length; i++) {
       const s = this.subs[i]!;
+      // a flushed partial buffer is cut only when it is next in line and credit allows
+      if (s.flushRequested && s.queue.peek() === undefined && s.credit > 0) {
+        if (s.filling !== null) this.finishBuffer(s);
+        else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
+        else this.clearFlush(s);
+      }
       for (let item = s.queue.peek(); item !== undefined; item = s.queue.peek()) {
         if (item.event === undefined) {
           if (s.credit === 0) break;
@@ -193,17 +230,23 @@ export class ResultPartition {
         s.queue.shift();
         this.pending--;
         send(i, s.seq++, item, s.dataQueued);
+        if (s.flushRequested && s.queue.peek() === undefined && s.credit > 0) {
+          if (s.filling !== null) this.finishBuffer(s);
+          else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
+        }
       }
     }
   }
 
   private finishEncoded(s: Subpartition, encoder: RecordEncoder): void {
+    this.clearFlush(s);
     s.queue.push({ records: encoder.finish() });
     s.dataQueued++;
     this.pending++;
   }
 
   private finishBuffer(s: Subpartition): void {
+    this.clearFlush(s);
     s.queue.push({ records: s.filling! });
     s.filling = null;
     s.dataQueued++;

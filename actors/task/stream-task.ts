@@ -411,7 +411,7 @@ export class StreamTask {
 
   private flushOutputs(): void {
     if (this.state !== 'running') return;
-    for (const p of this.partitions) p.flush();
+    for (const p of this.partitions) p.requestFlushAll();
     this.sendOutputs();
   }
 

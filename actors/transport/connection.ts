@@ -177,14 +177,28 @@ export class Connection {
     this.finish(null);
   }
 
+  /**
+   * Frames sent in one turn of the event loop leave in one writev: the socket is corked at the
+   * first frame and uncorked when the current tick's work is done. At buffer timeout 0 (a frame
+   * per record, a credit per buffer) this turns many syscalls into one.
+   */
   private sendRaw(kind: number, payload: Uint8Array): void {
     if (this.closed) return;
     const [header, body] = encodeFrame(kind, payload);
-    this.socket.cork();
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(header!);
     if (body !== undefined && body.length > 0) this.socket.write(body);
-    this.socket.uncork();
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private attach(): void {
     this.socket.setNoDelay(true);

@@ -676,3 +676,17 @@ test('record codec - fuzz: truncated, bit-flipped and random bytes decode or thr
   // mutations must not all be trivially rejected by the magic byte
   t.true(decodedOk > 100, `only ${decodedOk} mutated buffers decoded`);
 });
+
+test('record codec - keys that look like code decode as plain keys (literal builders quote every key)', (t) => {
+  const hostile = { '"}; throw new Error("x"); ({"': 1, '\u2028\u2029': 2, '${x}': 3, '\\': 4, 'a"b': 5, '0': 6 };
+  const many = Array.from({ length: 3 }, () => ({ ...hostile }));
+  const enc = new RecordEncoder({ maxRecordBytes: 1 << 20 });
+  for (const r of many) enc.add(r);
+  const out = decodeRecords(enc.finish());
+  t.deepEqual(out, many);
+  const proto = JSON.parse('{"__proto__": {"polluted": true}, "k": 1}') as Record<string, unknown>;
+  const back = decodeValue(encodeValue(proto)) as Record<string, unknown>;
+  t.is(Object.getPrototypeOf(back), Object.prototype);
+  t.deepEqual(Object.keys(back), ['__proto__', 'k']);
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+});

@@ -171,14 +171,15 @@ test('remote partition - flushing an empty remote subpartition queues nothing', 
   t.deepEqual(recordsOf(pollAll(p), 1), [['x']]);
 });
 
-test('remote partition - flushEveryRecord puts one record in each encoded buffer (invariant 6)', (t) => {
+test('remote partition - flushEveryRecord sends each record as soon as it is polled, and coalesces what waits (invariants 6, 7)', (t) => {
   const p = partition({ flushEveryRecord: true });
   p.addCredit(0, 10);
   p.emit(0, 'a');
   t.true(p.hasSendable);
+  t.deepEqual(recordsOf(pollAll(p)), [['a']]);
   p.emit(0, { b: 2n });
   p.emit(0, 'c');
-  t.deepEqual(recordsOf(pollAll(p)), [['a'], [{ b: 2n }], ['c']]);
+  t.deepEqual(recordsOf(pollAll(p)), [[{ b: 2n }, 'c']]);
 });
 
 test('remote partition - a record larger than bufferBytes but within the maximum is a buffer of its own (invariant 6)', (t) => {
@@ -289,24 +290,28 @@ test('remote partition - a broadcast refused by a remote subpartition stays in t
 // ---- credit, backlog, pool (invariants 1, 3, 4) ----
 
 test('remote partition - a full encoded buffer without credit is not sent; one credit sends one buffer (invariant 1)', (t) => {
-  const p = partition({ flushEveryRecord: true });
-  p.emit(0, 'a');
-  p.emit(0, 'b');
-  p.emit(0, 'c');
+  const p = partition();
+  for (let i = 0; i < 3; i++) p.emit(0, sized(BUFFER_BYTES)); // each fills a buffer
   t.true(p.hasSendable);
   t.deepEqual(pollAll(p), []);
   p.addCredit(0, 1);
   const sent = pollAll(p);
   t.is(sent.length, 1);
   t.is(sent[0]!.seq, 0);
-  t.deepEqual(recordsOf(sent), [['a']]);
   t.deepEqual(pollAll(p), []);
 });
 
-test('remote partition - each encoded buffer carries the finished buffers queued behind it as backlog (invariant 3)', (t) => {
+test('remote partition - records flushed without credit share one encoded buffer (invariant 7)', (t) => {
   const p = partition({ flushEveryRecord: true });
   for (const r of ['a', 'b', 'c']) p.emit(0, r);
-  p.emit(0, 'd');
+  t.deepEqual(pollAll(p), []);
+  p.addCredit(0, 1);
+  t.deepEqual(recordsOf(pollAll(p)), [['a', 'b', 'c']]);
+});
+
+test('remote partition - each encoded buffer carries the finished buffers queued behind it as backlog (invariant 3)', (t) => {
+  const p = partition();
+  for (let i = 0; i < 4; i++) p.emit(0, sized(BUFFER_BYTES));
   p.addCredit(0, 4);
   t.deepEqual(
     pollAll(p).map((s) => [s.seq, s.backlog]),

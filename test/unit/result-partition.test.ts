@@ -247,16 +247,38 @@ test('result partition - a buffer is finished exactly when it reaches bufferReco
   t.deepEqual(pollAll(p)[0]!.records, [1, 2, 3]);
 });
 
-test('result partition - flushEveryRecord sends every record in its own buffer', (t) => {
+test('result partition - flushEveryRecord makes each record sendable at once (invariant 7)', (t) => {
   const p = partition({ bufferRecords: 100, flushEveryRecord: true });
   p.addCredit(0, 10);
   p.emit(0, 'a');
   t.true(p.hasSendable);
+  t.deepEqual(pollAll(p).map((s) => s.records), [['a']]);
   p.emit(0, 'b');
-  t.deepEqual(
-    pollAll(p).map((s) => s.records),
-    [['a'], ['b']],
-  );
+  t.deepEqual(pollAll(p).map((s) => s.records), [['b']]);
+});
+
+test('result partition - records flushed without credit share one buffer until credit arrives (invariant 7)', (t) => {
+  const p = partition({ bufferRecords: 100, flushEveryRecord: true });
+  for (const r of ['a', 'b', 'c']) p.emit(0, r);
+  t.true(p.hasSendable);
+  t.deepEqual(pollAll(p), []);
+  t.is(p.buffersInUse, 1);
+  p.addCredit(0, 1);
+  t.deepEqual(pollAll(p).map((s) => s.records), [['a', 'b', 'c']]);
+  t.false(p.hasSendable);
+});
+
+test('result partition - a timeout flush cuts the partial buffer only when credit allows (invariant 7)', (t) => {
+  const p = partition({ bufferRecords: 100 });
+  p.emit(0, 'a');
+  p.requestFlushAll();
+  t.true(p.hasSendable);
+  t.deepEqual(pollAll(p), []);
+  p.emit(0, 'b');
+  p.addCredit(0, 2);
+  t.deepEqual(pollAll(p).map((s) => s.records), [['a', 'b']]);
+  p.emit(0, 'c');
+  t.false(p.hasSendable);
 });
 
 // ---- availability / backpressure (invariant 4) ----

@@ -280,6 +280,39 @@ export class JobCheckpointStorage {
   }
 
   /**
+   * Deletes state files that no completed checkpoint uses (the coordinator's 'rejected-ack' and
+   * 'aborted' discards): exclusive files of checkpoints without _metadata, and shared pieces no
+   * completed checkpoint references (invariant 7). Task-owned files and files of completed
+   * checkpoints are left alone. Idempotent; returns the removed paths.
+   */
+  async discardHandles(handles: readonly StateFileHandle[]): Promise<string[]> {
+    for (const h of handles) {
+      const problem = handleProblem(h);
+      if (problem !== null) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `state handle: ${problem}`);
+    }
+    return this.exclusive(async () => {
+      await this.ensureRecovered();
+      const removed: string[] = [];
+      for (const h of handles) {
+        if (h.scope === 'task-owned' || layoutProblem(h, h.checkpointId, 'checkpoint') !== null) continue;
+        if (h.scope === 'shared' && this.registry.refCount(h.path) > 0) continue;
+        if (h.scope === 'exclusive' && (await this.store.size(joinPath(this.jobId, checkpointDirName(h.checkpointId), METADATA_FILE))) !== undefined) continue;
+        // only the very file the handle pins (paths are create-only, but a removed one can be recreated)
+        const path = joinPath(this.jobId, h.path);
+        const bytes = await this.store.get(path);
+        if (bytes === undefined) continue;
+        try {
+          if (decodeFile(bytes, this.store.locate(path)).sha256 !== h.sha256) continue;
+        } catch {
+          continue;
+        }
+        if (await this.store.remove(path)) removed.push(h.path);
+      }
+      return removed;
+    });
+  }
+
+  /**
    * Removes what no checkpoint will use (invariant 7): chk-<m>/ without _metadata for m below
    * `belowCheckpointId`, and unreferenced shared pieces written for such checkpoints. Pass the
    * oldest checkpoint still in flight (or the next id). Returns the removed paths.

@@ -550,6 +550,22 @@ function contract(kind: 'fs' | 'memory'): void {
     await storage.verify(await storage.load(1));
   });
 
+  it('discardHandles deletes rejected or aborted state but nothing a completed checkpoint uses (invariant 7)', async (t, { store }) => {
+    const storage = new JobCheckpointStorage(store, JOB);
+    const kept = await storage.writer(1, 0).write('kept', Buffer.from('k'), 'shared');
+    const [completedFile] = await completeCheckpoint(storage, 1, [kept]);
+    const w = storage.writer(2, 0);
+    const rejected = [await w.writeValue('op-0', 'zombie'), await w.write('fresh', Buffer.from('f'), 'shared'), await w.write('log', Buffer.from('l'), 'task-owned')];
+    const replaced = await w.writeValue('op-1', 'first');
+    await store.remove(`${JOB}/${replaced.path}`);
+    await storage.writer(2, 0).writeValue('op-1', 'recreated');
+    t.deepEqual(await storage.discardHandles([...rejected, kept, completedFile!, replaced]), ['chk-2/op-0', 'shared/fresh']);
+    t.deepEqual(await storage.discardHandles(rejected), []);
+    t.deepEqual(await allFiles(store, JOB), [`${JOB}/chk-1/_metadata`, `${JOB}/chk-1/op-0`, `${JOB}/chk-2/op-1`, `${JOB}/shared/kept`, `${JOB}/taskowned/log`]);
+    await storage.verify(await storage.load(1));
+    await rejects(t, storage.discardHandles([{ ...kept, sha256: 'x' }]), 'TROUPE_INVALID_ARGUMENT');
+  });
+
   it('listCompleted sees only chk-<n> directories with _metadata', async (t, { store }) => {
     const storage = new JobCheckpointStorage(store, JOB);
     await completeCheckpoint(storage, 10);

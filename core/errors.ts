@@ -42,6 +42,11 @@ export const ERROR_CATALOG = {
   TROUPE_PEER_UNREACHABLE: { status: 503, domain: 'external', retryable: true, description: 'A transport peer (agent, TaskExecutor, JobManager) cannot be reached or its connection was lost.' },
   TROUPE_TASK_EXECUTOR_LOST: { status: 500, domain: 'external', retryable: true, description: 'A TaskExecutor stopped answering heartbeats within the heartbeat timeout.' },
   TROUPE_SPAWN_FAILED: { status: 500, domain: 'external', retryable: true, description: 'A TaskExecutor process could not be started or did not register in time.' },
+  TROUPE_CHECKPOINT_CORRUPT: { status: 500, domain: 'internal', retryable: false, description: 'A checkpoint or savepoint file is missing, truncated, altered or from another job; the error names the file.' },
+  TROUPE_CHECKPOINT_FENCED: { status: 409, domain: 'internal', retryable: false, description: 'A writer from an older attempt (epoch) tried to write into checkpoint storage; a zombie task cannot touch a newer checkpoint.' },
+  TROUPE_CHECKPOINT_NOT_FOUND: { status: 404, domain: 'user', retryable: false, description: 'No checkpoint or savepoint exists at the given path or id.' },
+  TROUPE_CHECKPOINT_CONFLICT: { status: 409, domain: 'internal', retryable: false, description: 'A checkpoint file was written twice with different contents, or written after its checkpoint was finalized.' },
+  TROUPE_CHECKPOINT_TOLERANCE_EXCEEDED: { status: 500, domain: 'internal', retryable: true, description: 'More consecutive checkpoints failed than the job tolerates.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

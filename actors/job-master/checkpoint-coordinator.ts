@@ -27,7 +27,8 @@
  *  8. Completing checkpoint n aborts the pending periodic checkpoints older than n ('subsumed');
  *     pending savepoints are never subsumed.
  *  9. Declines, timeouts and store failures of periodic checkpoints count as failures; the one that
- *     makes more than `tolerableFailures` consecutive failures emits `fail-job` exactly once, aborts
+ *     makes more than `tolerableFailures` consecutive failures emits `fail-job` exactly once (error
+ *     TROUPE_CHECKPOINT_TOLERANCE_EXCEEDED, the last failure's error, if any, as its cause), aborts
  *     what is pending and idles until the next `tasks-changed`. A completion resets the count.
  * 10. At most `retained` completed checkpoints are kept (highest ids); an evicted checkpoint is
  *     discarded with its metadata, an evicted savepoint is not (the user owns it).
@@ -368,7 +369,7 @@ function abort<H>(d: Draft<H>, p: PendingCheckpoint<H>, reason: AbortReason, err
   out.push({
     type: 'fail-job',
     error: {
-      code: 'TROUPE_TASK_FAILED',
+      code: 'TROUPE_CHECKPOINT_TOLERANCE_EXCEEDED',
       message: `${d.consecutiveFailures} consecutive checkpoints failed, more than the ${d.config.tolerableFailures} tolerated; the last, ${p.checkpointId}, ${describe(reason, error)}`,
       details: { checkpointId: p.checkpointId, reason, consecutiveFailures: d.consecutiveFailures, tolerableFailures: d.config.tolerableFailures },
       ...(error !== undefined ? { cause: { name: error.code, message: error.message } } : {}),

@@ -85,7 +85,7 @@ export function decodeMetadata(bytes: Uint8Array, file: string, expect: FileExpe
   try {
     value = decodeValue(body);
   } catch (error) {
-    throw corruptFile(file, 'bad-metadata', `metadata does not decode: ${(error as Error).message}`);
+    throw corruptFile(file, 'bad-metadata', `metadata does not decode: ${(error as Error).message}`, error);
   }
   const bad = (what: string): never => {
     throw corruptFile(file, 'bad-metadata', `metadata ${what}`);

@@ -1,6 +1,7 @@
 /**
  * Reads state files of one completed checkpoint or savepoint, verified: a restoring task gets the
- * body of exactly the file its handle pins, or TROUPE_CODEC_CORRUPT naming the file.
+ * body of exactly the file its handle pins, or TROUPE_CHECKPOINT_CORRUPT naming the file (also
+ * when a body does not decode: the record codec's TROUPE_CODEC_CORRUPT becomes its cause).
  */
 import { Buffer } from 'node:buffer';
 import { TroupeError } from '../../core/errors.js';
@@ -39,7 +40,7 @@ export class CheckpointReader {
       return decodeValue(body);
     } catch (error) {
       // the digest matched, so the writer wrote this: not a value body
-      throw corruptFile(this.store.locate(joinPath(this.base, handle.path)), 'bad-body', `body is not an encoded value: ${(error as Error).message}`);
+      throw corruptFile(this.store.locate(joinPath(this.base, handle.path)), 'bad-body', `body is not an encoded value: ${(error as Error).message}`, error);
     }
   }
 

@@ -5,12 +5,12 @@
  * Invariants:
  *  1. Every write is atomic and create-only: a path holds at most one content for its life. The
  *     same name with the same bytes again returns the same handle (a retried upload); with other
- *     bytes it throws TROUPE_PROTOCOL_VIOLATION (details.reason 'conflict'), so a file a finished
+ *     bytes it throws TROUPE_CHECKPOINT_CONFLICT (details.reason 'conflict'), so a file a finished
  *     checkpoint references is never overwritten.
  *  2. The fence runs before and after each write: once the job's registered epoch is newer than
- *     the writer's, or the checkpoint is finalized, writes throw TROUPE_PROTOCOL_VIOLATION
- *     (details.reason 'fenced' / 'finalized'), and a file created across the fence is removed
- *     again (no one can have acknowledged it yet).
+ *     the writer's, writes throw TROUPE_CHECKPOINT_FENCED (details.reason 'fenced'); once the
+ *     checkpoint is finalized, TROUPE_CHECKPOINT_CONFLICT (details.reason 'finalized'). A file
+ *     created across the fence is removed again (no one can have acknowledged it yet).
  *  3. Names are single path segments not starting with '_' (reserved for `_metadata`, `_epoch`).
  */
 import { TroupeError } from '../../core/errors.js';
@@ -57,7 +57,7 @@ export class CheckpointWriter {
     if (!created) {
       const existing = await store.get(path);
       if (existing === undefined || !bytes.equals(existing)) {
-        throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `state file ${store.locate(path)} already exists with other content`, {
+        throw new TroupeError('TROUPE_CHECKPOINT_CONFLICT', `state file ${store.locate(path)} already exists with other content`, {
           details: { reason: 'conflict', file: store.locate(path) },
         });
       }
@@ -77,7 +77,10 @@ export class CheckpointWriter {
   }
 }
 
-/** A fence failure: an older attempt, or a checkpoint that is already finalized. */
+/**
+ * A fence failure: an older attempt (TROUPE_CHECKPOINT_FENCED, reason 'fenced'), or a checkpoint
+ * that is already finalized (TROUPE_CHECKPOINT_CONFLICT, reason 'finalized').
+ */
 export function fencedError(reason: 'fenced' | 'finalized', message: string, details: Record<string, unknown>): TroupeError {
-  return new TroupeError('TROUPE_PROTOCOL_VIOLATION', message, { details: { reason, ...details } });
+  return new TroupeError(reason === 'fenced' ? 'TROUPE_CHECKPOINT_FENCED' : 'TROUPE_CHECKPOINT_CONFLICT', message, { details: { reason, ...details } });
 }

@@ -11,14 +11,16 @@
  * Invariants:
  *  1. The digest covers the header and the body: any flipped bit is found, and so is a file cut
  *     short or grown; the checks run before the header is believed (job, checkpoint, kind).
- *  2. Every failure is TROUPE_CODEC_CORRUPT whose message and `details.file` name the file and
- *     whose `details.reason` says what was wrong; nothing is returned from a file that fails.
+ *  2. Every failure is TROUPE_CHECKPOINT_CORRUPT whose message and `details.file` name the file
+ *     and whose `details.reason` says what was wrong; nothing is returned from a file that fails.
+ *     (TROUPE_CODEC_CORRUPT stays the record codec's: a body that does not decode is wrapped as
+ *     TROUPE_CHECKPOINT_CORRUPT naming the file, with the codec error as the cause.)
  *  3. The digest (hex) identifies the file's exact bytes: a handle pins it, so a file replaced
  *     later, even by a valid one, is refused ('digest-mismatch').
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { TroupeError } from '../../core/errors.js';
+import { TroupeError, causeOf } from '../../core/errors.js';
 
 export const FILE_MAGIC = 'TROUPECK';
 export const FORMAT_VERSION = 1;
@@ -68,8 +70,15 @@ export interface FileExpectation {
   readonly bytes?: number;
 }
 
-export function corruptFile(file: string, reason: CorruptReason, what: string): TroupeError {
-  return new TroupeError('TROUPE_CODEC_CORRUPT', `checkpoint file ${file}: ${what}`, { details: { file, reason } });
+/**
+ * The error for a checkpoint file that fails (invariant 2). `cause` is what was thrown underneath,
+ * if anything; a TroupeError cause is named by its code (e.g. TROUPE_CODEC_CORRUPT).
+ */
+export function corruptFile(file: string, reason: CorruptReason, what: string, cause?: unknown): TroupeError {
+  return new TroupeError('TROUPE_CHECKPOINT_CORRUPT', `checkpoint file ${file}: ${what}`, {
+    details: { file, reason },
+    ...(cause !== undefined ? { cause: { ...causeOf(cause), ...(cause instanceof TroupeError ? { name: cause.code } : {}) } } : {}),
+  });
 }
 
 export function encodeFile(header: FileHeader, body: Uint8Array): { readonly bytes: Buffer; readonly sha256: string } {

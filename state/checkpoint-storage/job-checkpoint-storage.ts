@@ -14,17 +14,20 @@
  *  1. Checkpoint n is complete iff chk-<n>/_metadata exists and verifies. finalize writes it last,
  *     create-only, after checking that every referenced file is present with its recorded size;
  *     finalizing again with the same content returns the same checkpoint, with other content it
- *     throws TROUPE_PROTOCOL_VIOLATION ('finalized').
+ *     throws TROUPE_CHECKPOINT_CONFLICT ('finalized'). A checkpoint without _metadata, or a
+ *     directory without a savepoint's _metadata, is TROUPE_CHECKPOINT_NOT_FOUND ('not-found').
  *  2. Fencing: epochs only grow; writers and finalize refuse an epoch older than the registered
- *     one ('fenced') and writers refuse a finalized checkpoint ('finalized'). The epoch lives in the
- *     store, so a zombie task on another host is fenced as well. (Check-then-write on a shared file
- *     system: a write racing the epoch change can land, but it is removed again or never referenced.)
+ *     one (TROUPE_CHECKPOINT_FENCED, 'fenced') and writers refuse a finalized checkpoint
+ *     (TROUPE_CHECKPOINT_CONFLICT, 'finalized'). The epoch lives in the store, so a zombie task
+ *     on another host is fenced as well. (Check-then-write on a shared file system: a write racing
+ *     the epoch change can land, but it is removed again or never referenced.)
  *  3. Mutations of the job directory run one at a time, and the SharedStateRegistry mirrors the
  *     completed checkpoints: it is rebuilt from the store before the first mutation (or by recover()).
  *  4. discard removes _metadata first, then chk-<n>/, then the shared pieces no retained checkpoint
  *     references: a crash in between leaves garbage, never a complete checkpoint with missing files.
  *  5. No partial restore: load() checks every file is present with its size, reads verify each
- *     file's checksum and identity (file-format.ts), verify() reads them all; failures name the file.
+ *     file's checksum and identity (file-format.ts), verify() reads them all; failures are
+ *     TROUPE_CHECKPOINT_CORRUPT naming the file.
  *  6. A savepoint references only files inside its own directory, by relative path: it can be moved.
  *  7. Tasks reference a shared piece of an earlier checkpoint only once that checkpoint completed, so
  *     collectGarbage(k) may delete shared pieces no completed checkpoint references that were
@@ -247,7 +250,7 @@ export class JobCheckpointStorage {
         await this.verify(checkpoint);
         return { checkpoint, skipped };
       } catch (error) {
-        skipped.push({ checkpointId: id, error: toErrorRecord(error, 'TROUPE_CODEC_CORRUPT') });
+        skipped.push({ checkpointId: id, error: toErrorRecord(error, 'TROUPE_CHECKPOINT_CORRUPT') });
       }
     }
     return { checkpoint: null, skipped };
@@ -396,7 +399,7 @@ export class JobCheckpointStorage {
     const path = joinPath(this.jobId, checkpointDirName(checkpointId), METADATA_FILE);
     const file = this.store.locate(path);
     const bytes = await this.store.get(path);
-    if (bytes === undefined) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `job ${this.jobId} has no completed checkpoint ${checkpointId} (no ${file})`, { details: { file, reason: 'not-found' } });
+    if (bytes === undefined) throw new TroupeError('TROUPE_CHECKPOINT_NOT_FOUND', `job ${this.jobId} has no completed checkpoint ${checkpointId} (no ${file})`, { details: { file, reason: 'not-found' } });
     const metadata = decodeMetadata(bytes, file, { jobId: this.jobId, checkpointId });
     if (metadata.kind !== 'checkpoint') throw corruptFile(file, 'bad-metadata', `is the metadata of a ${metadata.kind}`);
     for (const h of metadata.files) {
@@ -426,7 +429,7 @@ export class JobCheckpointStorage {
         this.registry.register(id, sharedPieces(checkpoint.files));
         completed.push(checkpoint);
       } catch (error) {
-        unreadable.push({ checkpointId: id, error: toErrorRecord(error, 'TROUPE_CODEC_CORRUPT') });
+        unreadable.push({ checkpointId: id, error: toErrorRecord(error, 'TROUPE_CHECKPOINT_CORRUPT') });
       }
     }
     this.recovered = { completed, unreadable };
@@ -459,7 +462,7 @@ export async function openSavepoint(store: CheckpointStore, dir: string): Promis
   const path = joinPath(dir, METADATA_FILE);
   const file = store.locate(path);
   const bytes = await store.get(path);
-  if (bytes === undefined) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `${store.locate(dir)} is not a savepoint (no ${file})`, { details: { file, reason: 'not-found' } });
+  if (bytes === undefined) throw new TroupeError('TROUPE_CHECKPOINT_NOT_FOUND', `${store.locate(dir)} is not a savepoint (no ${file})`, { details: { file, reason: 'not-found' } });
   const metadata = decodeMetadata(bytes, file);
   if (metadata.kind !== 'savepoint') throw corruptFile(file, 'bad-metadata', `is the metadata of a ${metadata.kind}, not of a savepoint`);
   for (const h of metadata.files) {

@@ -261,10 +261,10 @@ function contract(kind: 'fs' | 'memory'): void {
     const whole = Buffer.from((await store.get(path))!);
     for (const length of [0, 1, 7, 8, 20, 33, 34, 60, whole.length - 1]) {
       await store.put(path, whole.subarray(0, length));
-      await rejects(t, storage.reader().read(handle), 'TROUPE_CODEC_CORRUPT', 'truncated', store.locate(path));
+      await rejects(t, storage.reader().read(handle), 'TROUPE_CHECKPOINT_CORRUPT', 'truncated', store.locate(path));
     }
     await store.put(path, Buffer.concat([whole, Buffer.from([0])]));
-    await rejects(t, storage.reader().read(handle), 'TROUPE_CODEC_CORRUPT', 'trailing-bytes', store.locate(path));
+    await rejects(t, storage.reader().read(handle), 'TROUPE_CHECKPOINT_CORRUPT', 'trailing-bytes', store.locate(path));
     await store.put(path, whole);
     t.deepEqual(await storage.reader().readValue(handle), { some: 'state', n: [1, 2, 3] });
   });
@@ -275,7 +275,7 @@ function contract(kind: 'fs' | 'memory'): void {
     const path = `${JOB}/${handle.path}`;
     for (let i = 0; i < handle.bytes; i++) {
       const original = await flipBit(store, path, i, i % 8);
-      await rejects(t, storage.reader().read(handle), 'TROUPE_CODEC_CORRUPT', undefined, store.locate(path));
+      await rejects(t, storage.reader().read(handle), 'TROUPE_CHECKPOINT_CORRUPT', undefined, store.locate(path));
       await store.put(path, original);
     }
     t.is(await storage.reader().readValue(handle), 'small');
@@ -288,12 +288,12 @@ function contract(kind: 'fs' | 'memory'): void {
     const size = (await store.size(path))!;
     for (let i = 0; i < size; i += 3) {
       const original = await flipBit(store, path, i, (i * 5) % 8);
-      await rejects(t, storage.load(1), 'TROUPE_CODEC_CORRUPT', undefined, store.locate(path));
+      await rejects(t, storage.load(1), 'TROUPE_CHECKPOINT_CORRUPT', undefined, store.locate(path));
       await store.put(path, original);
     }
     const whole = (await store.get(path))!;
     await store.put(path, whole.subarray(0, size - 10));
-    await rejects(t, storage.load(1), 'TROUPE_CODEC_CORRUPT', 'truncated', store.locate(path));
+    await rejects(t, storage.load(1), 'TROUPE_CHECKPOINT_CORRUPT', 'truncated', store.locate(path));
     await store.put(path, whole);
     t.is((await storage.load(1)).checkpointId, 1);
   });
@@ -304,7 +304,7 @@ function contract(kind: 'fs' | 'memory'): void {
     const handle = await mine.writer(1, 0).writeValue('op-0', 'mine');
     const foreign = await theirs.writer(1, 0).writeValue('op-0', 'theirs');
     await store.put(`${JOB}/${handle.path}`, (await store.get(`${OTHER_JOB}/${foreign.path}`))!);
-    await rejects(t, mine.reader().read(handle), 'TROUPE_CODEC_CORRUPT', 'wrong-job', store.locate(`${JOB}/${handle.path}`));
+    await rejects(t, mine.reader().read(handle), 'TROUPE_CHECKPOINT_CORRUPT', 'wrong-job', store.locate(`${JOB}/${handle.path}`));
   });
 
   it('a valid file that replaced the referenced one is refused as digest-mismatch (file format 3)', async (t, { store }) => {
@@ -314,8 +314,8 @@ function contract(kind: 'fs' | 'memory'): void {
     const forged = encodeFile({ kind: 'exclusive', jobId: JOB, checkpointId: 1, epoch: 0 }, encodeValue({ checkpoint: 99 }));
     t.is(forged.bytes.length, handle!.bytes);
     await store.put(path, forged.bytes);
-    await rejects(t, storage.reader().read(handle!), 'TROUPE_CODEC_CORRUPT', 'digest-mismatch', store.locate(path));
-    await rejects(t, storage.verify(await storage.load(1)), 'TROUPE_CODEC_CORRUPT', 'digest-mismatch', store.locate(path));
+    await rejects(t, storage.reader().read(handle!), 'TROUPE_CHECKPOINT_CORRUPT', 'digest-mismatch', store.locate(path));
+    await rejects(t, storage.verify(await storage.load(1)), 'TROUPE_CHECKPOINT_CORRUPT', 'digest-mismatch', store.locate(path));
   });
 
   it('a missing state file fails load and read, naming the file (invariant 5)', async (t, { store }) => {
@@ -323,16 +323,24 @@ function contract(kind: 'fs' | 'memory'): void {
     const piece = await storage.writer(1, 0).write('sst-1', Buffer.from('p'), 'shared');
     const [own] = await completeCheckpoint(storage, 1, [piece]);
     await store.remove(`${JOB}/shared/sst-1`);
-    await rejects(t, storage.load(1), 'TROUPE_CODEC_CORRUPT', 'missing', store.locate(`${JOB}/shared/sst-1`));
-    await rejects(t, storage.reader().read(piece), 'TROUPE_CODEC_CORRUPT', 'missing', store.locate(`${JOB}/shared/sst-1`));
+    await rejects(t, storage.load(1), 'TROUPE_CHECKPOINT_CORRUPT', 'missing', store.locate(`${JOB}/shared/sst-1`));
+    await rejects(t, storage.reader().read(piece), 'TROUPE_CHECKPOINT_CORRUPT', 'missing', store.locate(`${JOB}/shared/sst-1`));
     t.deepEqual(await storage.reader().readValue(own!), { checkpoint: 1 });
+  });
+
+  it('a state file whose verified body is no encoded value fails readValue as bad-body, the codec error as cause (file format 2)', async (t, { store }) => {
+    const storage = new JobCheckpointStorage(store, JOB);
+    const handle = await storage.writer(1, 0).write('op-0', Buffer.from([0xff]));
+    t.deepEqual(await storage.reader().read(handle), Buffer.from([0xff]));
+    const error = await rejects(t, storage.reader().readValue(handle), 'TROUPE_CHECKPOINT_CORRUPT', 'bad-body', store.locate(`${JOB}/${handle.path}`));
+    t.is(error?.causeRecord?.name, 'TROUPE_CODEC_CORRUPT');
   });
 
   it('a checkpoint without _metadata is not found, naming where it looked (invariant 1)', async (t, { store }) => {
     const storage = new JobCheckpointStorage(store, JOB);
     await storage.writer(4, 0).writeValue('op-0', 1);
-    await rejects(t, storage.load(4), 'TROUPE_INVALID_ARGUMENT', 'not-found', store.locate(`${JOB}/chk-4/_metadata`));
-    await rejects(t, storage.load(5), 'TROUPE_INVALID_ARGUMENT', 'not-found');
+    await rejects(t, storage.load(4), 'TROUPE_CHECKPOINT_NOT_FOUND', 'not-found', store.locate(`${JOB}/chk-4/_metadata`));
+    await rejects(t, storage.load(5), 'TROUPE_CHECKPOINT_NOT_FOUND', 'not-found');
   });
 
   it('latestRestorable skips newer checkpoints that do not verify and says why (invariant 5)', async (t, { store }) => {
@@ -347,8 +355,8 @@ function contract(kind: 'fs' | 'memory'): void {
     t.deepEqual(
       skipped.map((s) => [s.checkpointId, s.error.code, s.error.details?.file]),
       [
-        [3, 'TROUPE_CODEC_CORRUPT', store.locate(`${JOB}/chk-3/op-0`)],
-        [2, 'TROUPE_CODEC_CORRUPT', store.locate(`${JOB}/chk-2/op-0`)],
+        [3, 'TROUPE_CHECKPOINT_CORRUPT', store.locate(`${JOB}/chk-3/op-0`)],
+        [2, 'TROUPE_CHECKPOINT_CORRUPT', store.locate(`${JOB}/chk-2/op-0`)],
       ],
     );
     await store.remove(`${JOB}/chk-1/op-0`);
@@ -362,7 +370,7 @@ function contract(kind: 'fs' | 'memory'): void {
     t.is(await storage.currentEpoch(), 0);
     await storage.registerEpoch(2);
     t.is(await storage.currentEpoch(), 2);
-    const error = await rejects(t, storage.writer(5, 1).writeValue('op-0', 'zombie'), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
+    const error = await rejects(t, storage.writer(5, 1).writeValue('op-0', 'zombie'), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
     t.regex(error?.message ?? '', /epoch 1 is older than the registered epoch 2/);
     t.is(await store.get(`${JOB}/chk-5/op-0`), undefined);
     await storage.writer(5, 2).writeValue('op-0', 'current');
@@ -373,7 +381,7 @@ function contract(kind: 'fs' | 'memory'): void {
     const storage = new JobCheckpointStorage(store, JOB);
     await storage.registerEpoch(3);
     await storage.registerEpoch(3);
-    await rejects(t, storage.registerEpoch(2), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
+    await rejects(t, storage.registerEpoch(2), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
     t.is(await storage.currentEpoch(), 3);
     await t.throwsAsync(storage.registerEpoch(-1), { instanceOf: TroupeError });
     await t.throwsAsync(storage.registerEpoch(2 ** 32), { instanceOf: TroupeError });
@@ -386,9 +394,9 @@ function contract(kind: 'fs' | 'memory'): void {
     await zombie.writeValue('op-0', 'before the failover');
     const newMaster = new JobCheckpointStorage(h.reopen(), JOB);
     await newMaster.registerEpoch(2);
-    await rejects(t, zombie.writeValue('op-1', 'after'), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
-    await rejects(t, zombie.write('sst', Buffer.from('x'), 'shared'), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
-    await rejects(t, zombieSide.finalize(8, 1, { timestamp: 1, files: [] }), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
+    await rejects(t, zombie.writeValue('op-1', 'after'), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
+    await rejects(t, zombie.write('sst', Buffer.from('x'), 'shared'), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
+    await rejects(t, zombieSide.finalize(8, 1, { timestamp: 1, files: [] }), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
     t.deepEqual(await allFiles(h.store, JOB), [`${JOB}/_epoch`, `${JOB}/chk-8/op-0`]);
   });
 
@@ -398,7 +406,7 @@ function contract(kind: 'fs' | 'memory'): void {
     const other = new JobCheckpointStorage(store, JOB);
     const w = storage.writer(1, 0);
     hooked.afterPut = async () => other.registerEpoch(1);
-    await rejects(t, w.writeValue('op-0', 'raced'), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
+    await rejects(t, w.writeValue('op-0', 'raced'), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
     t.is(await store.get(`${JOB}/chk-1/op-0`), undefined);
   });
 
@@ -408,8 +416,8 @@ function contract(kind: 'fs' | 'memory'): void {
     const a = await w.writeValue('op-0', 1);
     await storage.finalize(2, 0, { timestamp: 1, files: [a] });
     for (const scope of ['exclusive', 'shared', 'task-owned'] as const) {
-      await rejects(t, w.writeValue('late', 2, scope), 'TROUPE_PROTOCOL_VIOLATION', 'finalized');
-      await rejects(t, storage.writer(2, 0).writeValue('late', 2, scope), 'TROUPE_PROTOCOL_VIOLATION', 'finalized');
+      await rejects(t, w.writeValue('late', 2, scope), 'TROUPE_CHECKPOINT_CONFLICT', 'finalized');
+      await rejects(t, storage.writer(2, 0).writeValue('late', 2, scope), 'TROUPE_CHECKPOINT_CONFLICT', 'finalized');
     }
     t.deepEqual(await allFiles(store, JOB), [`${JOB}/chk-2/_metadata`, `${JOB}/chk-2/op-0`]);
   });
@@ -419,7 +427,7 @@ function contract(kind: 'fs' | 'memory'): void {
     const a = await storage.writer(1, 0).writeValue('op-0', 1);
     const first = await storage.finalize(1, 0, { timestamp: 10, files: [a], state: { x: 1 } });
     t.deepEqual(await storage.finalize(1, 0, { timestamp: 10, files: [a], state: { x: 1 } }), first);
-    await rejects(t, storage.finalize(1, 0, { timestamp: 11, files: [a], state: { x: 1 } }), 'TROUPE_PROTOCOL_VIOLATION', 'finalized');
+    await rejects(t, storage.finalize(1, 0, { timestamp: 11, files: [a], state: { x: 1 } }), 'TROUPE_CHECKPOINT_CONFLICT', 'finalized');
     t.deepEqual(storage.registry.checkpoints, [1]);
   });
 
@@ -428,8 +436,8 @@ function contract(kind: 'fs' | 'memory'): void {
     const own = await storage.writer(2, 0).writeValue('op-0', 1);
     const older = await storage.writer(1, 0).writeValue('op-0', 1);
     await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [older] }), 'TROUPE_INVALID_ARGUMENT');
-    await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [{ ...own, path: 'chk-2/gone' }] }), 'TROUPE_CODEC_CORRUPT', 'missing', store.locate(`${JOB}/chk-2/gone`));
-    await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [{ ...own, bytes: own.bytes + 1 }] }), 'TROUPE_CODEC_CORRUPT', 'truncated');
+    await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [{ ...own, path: 'chk-2/gone' }] }), 'TROUPE_CHECKPOINT_CORRUPT', 'missing', store.locate(`${JOB}/chk-2/gone`));
+    await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [{ ...own, bytes: own.bytes + 1 }] }), 'TROUPE_CHECKPOINT_CORRUPT', 'truncated');
     for (const path of ['../x', 'chk-2/../../etc', '/abs', 'chk-2/_metadata', 'elsewhere/op-0']) {
       await rejects(t, storage.finalize(2, 0, { timestamp: 1, files: [{ ...own, path }] }), 'TROUPE_INVALID_ARGUMENT');
     }
@@ -446,9 +454,9 @@ function contract(kind: 'fs' | 'memory'): void {
     const w = storage.writer(1, 0);
     const a = await w.writeValue('op-0', { v: 1 });
     t.deepEqual(await storage.writer(1, 0).writeValue('op-0', { v: 1 }), a);
-    await rejects(t, w.writeValue('op-0', { v: 2 }), 'TROUPE_PROTOCOL_VIOLATION', 'conflict');
+    await rejects(t, w.writeValue('op-0', { v: 2 }), 'TROUPE_CHECKPOINT_CONFLICT', 'conflict');
     const piece = await w.write('sst-1', Buffer.from('one'), 'shared');
-    await rejects(t, storage.writer(2, 0).write('sst-1', Buffer.from('two'), 'shared'), 'TROUPE_PROTOCOL_VIOLATION', 'conflict');
+    await rejects(t, storage.writer(2, 0).write('sst-1', Buffer.from('two'), 'shared'), 'TROUPE_CHECKPOINT_CONFLICT', 'conflict');
     t.deepEqual(await storage.reader().read(piece), Buffer.from('one'));
     t.deepEqual(await storage.reader().readValue(a), { v: 1 });
   });
@@ -502,7 +510,7 @@ function contract(kind: 'fs' | 'memory'): void {
     await flipBit(h.store, `${JOB}/chk-2/_metadata`, 50, 0);
     const result = await new JobCheckpointStorage(h.reopen(), JOB).recover();
     t.deepEqual(result.completed.map((c) => c.checkpointId), [1]);
-    t.deepEqual(result.unreadable.map((u) => [u.checkpointId, u.error.code, u.error.details?.file]), [[2, 'TROUPE_CODEC_CORRUPT', h.store.locate(`${JOB}/chk-2/_metadata`)]]);
+    t.deepEqual(result.unreadable.map((u) => [u.checkpointId, u.error.code, u.error.details?.file]), [[2, 'TROUPE_CHECKPOINT_CORRUPT', h.store.locate(`${JOB}/chk-2/_metadata`)]]);
   });
 
   it('retainLatest keeps the newest checkpoints and the pieces they need (invariant 4)', async (t, { store }) => {
@@ -529,7 +537,7 @@ function contract(kind: 'fs' | 'memory'): void {
     await storage.abort(3);
     t.deepEqual(await store.list(JOB), []);
     await completeCheckpoint(storage, 4);
-    await rejects(t, storage.abort(4), 'TROUPE_PROTOCOL_VIOLATION', 'finalized');
+    await rejects(t, storage.abort(4), 'TROUPE_CHECKPOINT_CONFLICT', 'finalized');
     t.deepEqual(await storage.listCompleted(), [4]);
   });
 
@@ -612,22 +620,22 @@ function contract(kind: 'fs' | 'memory'): void {
     await rejects(t, storage.finalizeSavepoint(store, dir, 2, 0, { timestamp: 1, files: [{ ...own, path: '../one/op-0' }] }), 'TROUPE_INVALID_ARGUMENT');
     await rejects(t, storage.finalizeSavepoint(store, dir, 2, 0, { timestamp: 1, files: [{ ...own, checkpointId: 1 }] }), 'TROUPE_INVALID_ARGUMENT');
     await storage.finalizeSavepoint(store, dir, 2, 0, { timestamp: 1, files: [own] });
-    await rejects(t, w.writeValue('late', 1), 'TROUPE_PROTOCOL_VIOLATION', 'finalized');
+    await rejects(t, w.writeValue('late', 1), 'TROUPE_CHECKPOINT_CONFLICT', 'finalized');
     await storage.registerEpoch(5);
-    await rejects(t, storage.savepointWriter(store, 'sp/two', 3, 4).writeValue('op-0', 1), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
-    await rejects(t, storage.finalizeSavepoint(store, 'sp/two', 3, 4, { timestamp: 1, files: [] }), 'TROUPE_PROTOCOL_VIOLATION', 'fenced');
+    await rejects(t, storage.savepointWriter(store, 'sp/two', 3, 4).writeValue('op-0', 1), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
+    await rejects(t, storage.finalizeSavepoint(store, 'sp/two', 3, 4, { timestamp: 1, files: [] }), 'TROUPE_CHECKPOINT_FENCED', 'fenced');
   });
 
   it('opening a directory that holds no savepoint fails, naming what it looked for (invariant 6)', async (t, { store }) => {
     const storage = new JobCheckpointStorage(store, JOB);
     await completeCheckpoint(storage, 1);
-    await rejects(t, openSavepoint(store, 'no/such'), 'TROUPE_INVALID_ARGUMENT', 'not-found', store.locate('no/such/_metadata'));
-    await rejects(t, openSavepoint(store, `${JOB}/chk-1`), 'TROUPE_CODEC_CORRUPT', 'bad-metadata', store.locate(`${JOB}/chk-1/_metadata`));
+    await rejects(t, openSavepoint(store, 'no/such'), 'TROUPE_CHECKPOINT_NOT_FOUND', 'not-found', store.locate('no/such/_metadata'));
+    await rejects(t, openSavepoint(store, `${JOB}/chk-1`), 'TROUPE_CHECKPOINT_CORRUPT', 'bad-metadata', store.locate(`${JOB}/chk-1/_metadata`));
     const w = storage.savepointWriter(store, 'sp', 2, 0);
     const f = await w.writeValue('op-0', 1);
     await storage.finalizeSavepoint(store, 'sp', 2, 0, { timestamp: 1, files: [f] });
     await store.remove('sp/op-0');
-    await rejects(t, openSavepoint(store, 'sp'), 'TROUPE_CODEC_CORRUPT', 'missing', store.locate('sp/op-0'));
+    await rejects(t, openSavepoint(store, 'sp'), 'TROUPE_CHECKPOINT_CORRUPT', 'missing', store.locate('sp/op-0'));
   });
 }
 
@@ -710,7 +718,7 @@ test('file format - every single-bit flip of a file is detected (file format 1)'
       const copy = Buffer.from(bytes);
       copy[i] = copy[i]! ^ (1 << bit);
       const error = t.throws(() => decodeFile(copy, 'the-file'), { instanceOf: TroupeError }, `byte ${i} bit ${bit}`);
-      t.is(error?.code, 'TROUPE_CODEC_CORRUPT');
+      t.is(error?.code, 'TROUPE_CHECKPOINT_CORRUPT');
       t.is(error?.details?.file, 'the-file');
     }
   }
@@ -755,7 +763,9 @@ test('checkpoint metadata - a valid envelope around a body that is no metadata r
   const notARecord = encodeFile({ kind: 'metadata', jobId: JOB, checkpointId: 1, epoch: 0 }, encodeValue([1, 2]));
   t.is(t.throws(() => decodeMetadata(notARecord.bytes, 'm'), { instanceOf: TroupeError })?.details?.reason, 'bad-metadata');
   const notAValue = encodeFile({ kind: 'metadata', jobId: JOB, checkpointId: 1, epoch: 0 }, Buffer.from([0xff]));
-  t.is(t.throws(() => decodeMetadata(notAValue.bytes, 'm'), { instanceOf: TroupeError })?.details?.reason, 'bad-metadata');
+  const undecodable = t.throws(() => decodeMetadata(notAValue.bytes, 'm'), { instanceOf: TroupeError });
+  t.like(undecodable, { code: 'TROUPE_CHECKPOINT_CORRUPT', details: { file: 'm', reason: 'bad-metadata' } });
+  t.is(undecodable?.causeRecord?.name, 'TROUPE_CODEC_CORRUPT');
   const badHandle = encodeFile({ kind: 'metadata', jobId: JOB, checkpointId: 1, epoch: 0 }, encodeValue({ format: 1, kind: 'checkpoint', jobId: JOB, checkpointId: 1, epoch: 0, timestamp: 1, files: [{ path: '../x' }], state: null }));
   t.regex(t.throws(() => decodeMetadata(badHandle.bytes, 'm'), { instanceOf: TroupeError })?.message ?? '', /file 0: bad path/);
   const mismatch = encodeFile({ kind: 'metadata', jobId: JOB, checkpointId: 1, epoch: 0 }, encodeValue({ format: 1, kind: 'checkpoint', jobId: JOB, checkpointId: 2, epoch: 0, timestamp: 1, files: [], state: null }));

@@ -401,7 +401,7 @@ test('checkpoint coordinator - with tolerableFailures 0 the first failure fails 
   const id = d.triggerNext();
   const fx = d.decline(id, SINK);
   const [fail] = ofType(fx, 'fail-job');
-  t.like(fail?.error, { code: 'TROUPE_TASK_FAILED', details: { checkpointId: id, reason: 'declined', consecutiveFailures: 1, tolerableFailures: 0 } });
+  t.like(fail?.error, { code: 'TROUPE_CHECKPOINT_TOLERANCE_EXCEEDED', details: { checkpointId: id, reason: 'declined', consecutiveFailures: 1, tolerableFailures: 0 } });
   t.is(d.state.phase, 'idle');
 });
 

@@ -10,6 +10,30 @@ export { PrintSink } from './api/datastream/sinks/print-sink.js';
 export { DiscardingSink } from './api/datastream/sinks/discarding-sink.js';
 export { CollectSink } from './api/datastream/sinks/collect-sink.js';
 export { type ValueState, type ValueStateDescriptor, valueStateDescriptor } from './state/value-state.js';
+export { type ListState, type ListStateDescriptor, listStateDescriptor } from './state/list-state.js';
+export { type MapState, type MapStateDescriptor, mapStateDescriptor } from './state/map-state.js';
+export { type ReducingState, type ReducingStateDescriptor, reducingStateDescriptor } from './state/reducing-state.js';
+export { type AggregatingState, type AggregatingStateDescriptor, aggregatingStateDescriptor } from './state/aggregating-state.js';
+export type { StateTtlConfig, StateDescriptorOptions, TtlValue } from './state/ttl.js';
+export type { StateDescriptorBase, StateKind } from './state/state-descriptor.js';
+export {
+  HeapKeyedStateBackend,
+  KEYED_STATE_SNAPSHOT_FORMAT,
+  type HeapKeyedStateBackendOptions,
+  type KeyedStateInfo,
+  type KeyedStateEntry,
+  type KeyedStateSnapshot,
+  type KeyGroupSnapshot,
+} from './state/heap/heap-keyed-state-backend.js';
+export {
+  OperatorStateBackend,
+  redistributeOperatorState,
+  redistributeOperatorStateSnapshots,
+  type OperatorListState,
+  type OperatorStateSnapshot,
+} from './state/operator-state.js';
+export { keyGroupRange, keyGroupFor, DEFAULT_MAX_PARALLELISM, type KeyGroupRange } from './state/key-groups.js';
+export { type Clock, ManualClock, systemClock } from './core/clock.js';
 export { MiniCluster, type MiniClusterOptions } from './actors/mini-cluster.js';
 export type { JobResult, JobStatus, TaskMetrics, OperatorMetrics } from './actors/protocol/job-status.js';
 export { TroupeError, ERROR_CATALOG, type ErrorCode, type ErrorRecord } from './core/errors.js';

@@ -29,22 +29,24 @@ export function operatorIndexForKeyGroup(maxParallelism: number, parallelism: nu
   return Math.floor((keyGroup * parallelism) / maxParallelism);
 }
 
+const KEY_SELECTOR = 'key selector returned';
+
 export function keyGroupFor(key: unknown, maxParallelism: number): number {
-  return (fmix32(hashKey(key, null)) >>> 0) % maxParallelism;
+  return (fmix32(hashKey(key, null, KEY_SELECTOR)) >>> 0) % maxParallelism;
 }
 
 export function operatorIndexForKey(key: unknown, maxParallelism: number, parallelism: number): number {
   return operatorIndexForKeyGroup(maxParallelism, parallelism, keyGroupFor(key, maxParallelism));
 }
 
-function notSerializable(key: unknown, why: string): TroupeError {
+function notSerializable(key: unknown, why: string, role: string): TroupeError {
   let shown: string;
   try {
     shown = typeof key === 'symbol' ? key.toString() : typeof key === 'function' ? `function ${key.name || '(anonymous)'}` : String(key);
   } catch {
     shown = Object.prototype.toString.call(key);
   }
-  return new TroupeError('TROUPE_KEY_NOT_SERIALIZABLE', `key selector returned ${shown}: ${why}`, {
+  return new TroupeError('TROUPE_KEY_NOT_SERIALIZABLE', `${role} ${shown}: ${why}`, {
     details: { type: typeof key },
   });
 }
@@ -73,8 +75,8 @@ function hashString(s: string): number {
   return h;
 }
 
-function hashNumber(n: number, key: unknown): number {
-  if (Number.isNaN(n)) throw notSerializable(key, 'NaN is not equal to itself, so it cannot identify state');
+function hashNumber(n: number, key: unknown, role: string): number {
+  if (Number.isNaN(n)) throw notSerializable(key, 'NaN is not equal to itself, so it cannot identify state', role);
   if (Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER) {
     const lo = n % 0x100000000 | 0;
     const hi = Math.floor(n / 0x100000000) | 0;
@@ -83,41 +85,41 @@ function hashNumber(n: number, key: unknown): number {
   return hashString(String(n));
 }
 
-function hashKey(key: unknown, ancestors: Set<object> | null): number {
+function hashKey(key: unknown, ancestors: Set<object> | null, role: string): number {
   switch (typeof key) {
     case 'string':
       return hashString(key);
     case 'number':
-      return hashNumber(key === 0 ? 0 : key, key);
+      return hashNumber(key === 0 ? 0 : key, key, role);
     case 'boolean':
       return key ? 1231 : 1237;
     case 'bigint':
       return hashString(`n:${key.toString()}`);
     case 'object': {
-      if (key === null) throw notSerializable(key, 'null keys are not allowed');
+      if (key === null) throw notSerializable(key, 'null keys are not allowed', role);
       const seen = ancestors ?? new Set<object>();
-      if (seen.has(key)) throw notSerializable(key, 'the key is a cyclic object');
+      if (seen.has(key)) throw notSerializable(key, 'the key is a cyclic object', role);
       seen.add(key);
       let h = 17;
       if (Array.isArray(key)) {
-        for (const element of key) h = (Math.imul(h, 31) + hashKey(element, seen)) | 0;
+        for (const element of key) h = (Math.imul(h, 31) + hashKey(element, seen, role)) | 0;
       } else if (key instanceof Date) {
-        h = hashNumber(key.getTime(), key);
+        h = hashNumber(key.getTime(), key, role);
       } else {
         const proto = Object.getPrototypeOf(key) as unknown;
         if (proto !== Object.prototype && proto !== null) {
-          throw notSerializable(key, 'only primitives, arrays, dates and plain objects can be keys');
+          throw notSerializable(key, 'only primitives, arrays, dates and plain objects can be keys', role);
         }
         for (const name of Object.keys(key).sort()) {
           h = (Math.imul(h, 31) + hashString(name)) | 0;
-          h = (Math.imul(h, 31) + hashKey((key as Record<string, unknown>)[name], seen)) | 0;
+          h = (Math.imul(h, 31) + hashKey((key as Record<string, unknown>)[name], seen, role)) | 0;
         }
       }
       seen.delete(key);
       return h;
     }
     default:
-      throw notSerializable(key, `a ${typeof key} cannot be serialized`);
+      throw notSerializable(key, `a ${typeof key} cannot be serialized`, role);
   }
 }
 
@@ -162,4 +164,116 @@ function canonical(value: unknown): string {
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
     .join(',')}}`;
+}
+
+/**
+ * The state key of a user key that is not a record key (MapState keys): the same rules as record
+ * keys, so a user key that could not be a record key is refused with TROUPE_KEY_NOT_SERIALIZABLE.
+ */
+export function checkedStateKeyOf(key: unknown, role: string): StateKey {
+  switch (typeof key) {
+    case 'string':
+    case 'boolean':
+      return stateKeyOf(key);
+    case 'number':
+      if (!Number.isNaN(key)) return stateKeyOf(key);
+      break;
+    default:
+      break;
+  }
+  hashKey(key, null, role);
+  return stateKeyOf(key);
+}
+
+/**
+ * The inverse of stateKeyOf: a key equal to the one encoded (0 for -0, a new Date, a plain object
+ * with its properties in sorted order). Keyed state keeps only state keys; this gives the keys back.
+ */
+export function keyOfStateKey(stateKey: StateKey): unknown {
+  if (typeof stateKey !== 'string' || stateKey.charCodeAt(0) !== 0) return stateKey;
+  const parser = new CanonicalParser(stateKey);
+  const value = parser.value();
+  if (parser.pos !== stateKey.length) throw corrupt(stateKey);
+  return value;
+}
+
+function corrupt(stateKey: string): TroupeError {
+  return new TroupeError('TROUPE_INTERNAL_ERROR', `not a state key: ${JSON.stringify(stateKey)}`);
+}
+
+class CanonicalParser {
+  pos = 1;
+  constructor(private readonly s: string) {}
+
+  value(): unknown {
+    const { s } = this;
+    switch (s[this.pos]) {
+      case '"':
+        return this.string();
+      case '[': {
+        this.pos++;
+        const out: unknown[] = [];
+        if (s[this.pos] === ']') {
+          this.pos++;
+          return out;
+        }
+        for (;;) {
+          out.push(this.value());
+          if (this.take() === ']') return out;
+        }
+      }
+      case '{': {
+        this.pos++;
+        const out: Record<string, unknown> = {};
+        if (s[this.pos] === '}') {
+          this.pos++;
+          return out;
+        }
+        for (;;) {
+          const name = this.string();
+          if (s[this.pos++] !== ':') throw corrupt(s);
+          // defineProperty: a key named __proto__ stays an own property
+          Object.defineProperty(out, name, { value: this.value(), enumerable: true, writable: true, configurable: true });
+          if (this.take() === '}') return out;
+        }
+      }
+      case 'D':
+        this.pos++;
+        return new Date(Number(this.token()));
+      default: {
+        const token = this.token();
+        if (token === 'true') return true;
+        if (token === 'false') return false;
+        if (token.endsWith('n')) return BigInt(token.slice(0, -1));
+        const n = Number(token);
+        if (token === '' || Number.isNaN(n)) throw corrupt(s);
+        return n;
+      }
+    }
+  }
+
+  /** Consumes a separator or a closing bracket and returns it. */
+  private take(): string {
+    const c = this.s[this.pos++];
+    if (c !== ',' && c !== ']' && c !== '}') throw corrupt(this.s);
+    return c;
+  }
+
+  private token(): string {
+    const { s } = this;
+    const start = this.pos;
+    while (this.pos < s.length && s[this.pos] !== ',' && s[this.pos] !== ']' && s[this.pos] !== '}') this.pos++;
+    return s.slice(start, this.pos);
+  }
+
+  private string(): string {
+    const { s } = this;
+    const start = this.pos;
+    if (s[start] !== '"') throw corrupt(s);
+    let i = start + 1;
+    while (i < s.length && s[i] !== '"') i += s[i] === '\\' ? 2 : 1;
+    if (i >= s.length) throw corrupt(s);
+    this.pos = i + 1;
+    return JSON.parse(s.slice(start, this.pos)) as string;
+  }
 }

@@ -1,27 +1,107 @@
 /**
- * Heap keyed state backend: state lives in Maps, one per state name, keyed by the state key.
- * The current key is set per record by the keyed operator; each state access is scoped to it.
+ * Heap keyed state backend: per state name a StateTable, per key group a Map from state key to the
+ * stored value. The current key is set per record by the keyed operator; each access is scoped to it.
+ *
+ * Stored forms (what entries() yields and snapshots carry; TtlValue = { value, timestamp }):
+ *   value, reducing:  V                         with TTL: TtlValue<V>
+ *   aggregating:      ACC                       with TTL: TtlValue<ACC>
+ *   list:             V[] (never empty)         with TTL: TtlValue<V>[]
+ *   map:              Map<StateKey, V> (never empty, user keys encoded by stateKeyOf)
+ *                                               with TTL: Map<StateKey, TtlValue<V>>
  *
  * Invariants:
  *  1. A task only sets keys that belong to its key-group range (checked: a misrouted record is a
  *     protocol violation, not a silent state corruption).
- *  2. State of different names never aliases.
+ *  2. State of different names never aliases; one name is one kind, with or without TTL, for the
+ *     life of the backend and across snapshots (a mismatch is refused, as Flink refuses it).
+ *  3. The dirty set holds every key group whose content changed since the last mark() (or since
+ *     creation): a snapshot of the dirty groups, restored over a snapshot taken at mark(), gives
+ *     the current state.
+ *  4. snapshotKeyGroups returns plain data (arrays, Maps, plain objects, user values) that shares
+ *     no container with the live state; restoreKeyGroups(snapshotKeyGroups(r)) into any backend
+ *     whose range covers r reproduces the state of r exactly. User values are shared, not copied:
+ *     encode the snapshot before user code runs again (user code may modify a value in place).
+ *  5. Restoring a key group replaces its content entirely; key groups outside this backend's range
+ *     are skipped, so a rescaled subtask can be handed every snapshot that intersects its range.
  */
+import { systemClock, type Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
-import { keyGroupFor, stateKeyOf, type KeyGroupRange, type StateKey } from '../key-groups.js';
+import { checkAggregatingDescriptor, type AggregatingState, type AggregatingStateDescriptor } from '../aggregating-state.js';
+import { keyGroupFor, keyOfStateKey, stateKeyOf, type KeyGroupRange, type StateKey } from '../key-groups.js';
+import type { ListState, ListStateDescriptor } from '../list-state.js';
+import type { MapState, MapStateDescriptor } from '../map-state.js';
+import type { ReducingState, ReducingStateDescriptor } from '../reducing-state.js';
+import { checkDescriptor, requireFunction, type StateDescriptorBase, type StateKind } from '../state-descriptor.js';
+import { resolveTtl, sameTtl } from '../ttl.js';
 import type { ValueState, ValueStateDescriptor } from '../value-state.js';
+import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState } from './heap-state-handles.js';
+import { copyStored, StateTable, type KeyCursor, type TableScope } from './state-table.js';
+
+export const KEYED_STATE_SNAPSHOT_FORMAT = 'troupe-heap-keyed/1';
+
+export interface HeapKeyedStateBackendOptions {
+  /** The clock of TTL timestamps (default: wall clock). */
+  readonly clock?: Clock;
+}
+
+export interface KeyedStateInfo {
+  readonly name: string;
+  readonly kind: StateKind;
+  readonly ttl: boolean;
+}
+
+export interface KeyedStateEntry {
+  readonly keyGroup: number;
+  readonly stateKey: StateKey;
+  /** The key, decoded from the state key (an equal copy, see keyOfStateKey). */
+  readonly key: unknown;
+  /** The stored form (see the module header); do not modify it. */
+  readonly value: unknown;
+}
+
+export interface KeyedStateSnapshot {
+  readonly format: typeof KEYED_STATE_SNAPSHOT_FORMAT;
+  readonly maxParallelism: number;
+  /** Every state registered when the snapshot was taken, with entries in these groups or not. */
+  readonly states: readonly KeyedStateInfo[];
+  /** Every key group of the snapshot, ascending, empty ones included: restoring a group replaces it. */
+  readonly keyGroups: readonly KeyGroupSnapshot[];
+}
+
+export interface KeyGroupSnapshot {
+  readonly keyGroup: number;
+  /** The states with entries in this group: [state key, stored value] pairs in insertion order. */
+  readonly states: ReadonlyArray<{ readonly name: string; readonly entries: ReadonlyArray<readonly [StateKey, unknown]> }>;
+}
+
+interface CachedHandle {
+  readonly kind: StateKind;
+  descriptor: StateDescriptorBase;
+  readonly handle: unknown;
+}
 
 export class HeapKeyedStateBackend {
+  readonly clock: Clock;
   private currentKey: unknown = undefined;
-  private currentStateKey: StateKey = '';
-  private readonly tables = new Map<string, Map<StateKey, unknown>>();
-  /** One state object per name: user code often calls getState for every record. */
-  private readonly states = new Map<string, { readonly defaultValue: unknown; readonly state: ValueState<unknown> }>();
+  private readonly cursor: KeyCursor = { index: -1, keyGroup: -1, stateKey: '' };
+  private readonly tables = new Map<string, StateTable>();
+  /** One handle per name: user code often calls getState for every record. */
+  private readonly handles = new Map<string, CachedHandle>();
+  private readonly dirty: Uint8Array;
+  private readonly scope: TableScope;
 
   constructor(
-    private readonly maxParallelism: number,
-    private readonly range: KeyGroupRange,
-  ) {}
+    readonly maxParallelism: number,
+    readonly range: KeyGroupRange,
+    options: HeapKeyedStateBackendOptions = {},
+  ) {
+    if (!Number.isInteger(range.start) || !Number.isInteger(range.end) || range.start < 0 || range.end < range.start || range.end >= maxParallelism) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `key-group range ${range.start}-${range.end} is not inside [0, ${maxParallelism})`);
+    }
+    this.clock = options.clock ?? systemClock;
+    this.dirty = new Uint8Array(range.end - range.start + 1);
+    this.scope = { cursor: this.cursor, clock: this.clock, dirty: this.dirty };
+  }
 
   setCurrentKey(key: unknown): void {
     const group = keyGroupFor(key, this.maxParallelism);
@@ -29,48 +109,237 @@ export class HeapKeyedStateBackend {
       throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `key group ${group} is outside this subtask's range ${this.range.start}-${this.range.end}`);
     }
     this.currentKey = key;
-    this.currentStateKey = stateKeyOf(key);
+    this.cursor.index = group - this.range.start;
+    this.cursor.keyGroup = group;
+    this.cursor.stateKey = stateKeyOf(key);
   }
 
   getCurrentKey(): unknown {
     return this.currentKey;
   }
 
+  /** The key group of the current key; -1 before the first key. */
+  getCurrentKeyGroup(): number {
+    return this.cursor.keyGroup;
+  }
+
+  // ---- state handles ----
+
   getValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
-    const cached = this.states.get(descriptor.name);
-    if (cached !== undefined && Object.is(cached.defaultValue, descriptor.defaultValue)) return cached.state as ValueState<V>;
-    const state = this.createValueState(descriptor);
-    this.states.set(descriptor.name, { defaultValue: descriptor.defaultValue, state: state });
-    return state;
-  }
-
-  private createValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
-    let table = this.tables.get(descriptor.name);
-    if (table === undefined) {
-      table = new Map();
-      this.tables.set(descriptor.name, table);
+    const cached = this.handles.get(descriptor.name);
+    if (cached !== undefined && cached.kind === 'value') {
+      if (cached.descriptor === descriptor) return cached.handle as ValueState<V>;
+      if (Object.is((cached.descriptor as ValueStateDescriptor<V>).defaultValue, descriptor.defaultValue) && this.reuses(cached, descriptor)) return cached.handle as ValueState<V>;
     }
-    const t = table;
-    const fallback = descriptor.defaultValue;
-    return {
-      value: (): V | undefined => {
-        const v = t.get(this.currentStateKey) as V | undefined;
-        return v === undefined ? fallback : v;
-      },
-      update: (value: V): void => {
-        if (value === undefined) t.delete(this.currentStateKey);
-        else t.set(this.currentStateKey, value);
-      },
-      clear: (): void => {
-        t.delete(this.currentStateKey);
-      },
-    };
+    checkDescriptor(descriptor, 'value');
+    return this.register(descriptor, 'value', (t) => new HeapValueState<V>(t, descriptor.defaultValue));
   }
 
-  /** Number of keys with a value, per state name (metrics, tests). */
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    const cached = this.handles.get(descriptor.name);
+    if (cached !== undefined && cached.kind === 'list' && this.reuses(cached, descriptor)) return cached.handle as ListState<T>;
+    checkDescriptor(descriptor, 'list');
+    return this.register(descriptor, 'list', (t) => new HeapListState<T>(t));
+  }
+
+  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
+    const cached = this.handles.get(descriptor.name);
+    if (cached !== undefined && cached.kind === 'map' && this.reuses(cached, descriptor)) return cached.handle as MapState<K, V>;
+    checkDescriptor(descriptor, 'map');
+    return this.register(descriptor, 'map', (t) => new HeapMapState<K, V>(t));
+  }
+
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
+    const cached = this.handles.get(descriptor.name);
+    if (cached !== undefined && cached.kind === 'reducing') {
+      const c = cached.descriptor as ReducingStateDescriptor<T>;
+      if (c === descriptor || (c.reduceFunction === descriptor.reduceFunction && this.reuses(cached, descriptor))) return cached.handle as ReducingState<T>;
+    }
+    checkDescriptor(descriptor, 'reducing');
+    requireFunction(descriptor.reduceFunction, 'reduceFunction', descriptor.name);
+    return this.register(descriptor, 'reducing', (t) => new HeapReducingState<T>(t, descriptor.reduceFunction));
+  }
+
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
+    const cached = this.handles.get(descriptor.name);
+    if (cached !== undefined && cached.kind === 'aggregating') {
+      const c = cached.descriptor as AggregatingStateDescriptor<IN, ACC, OUT>;
+      if (c === descriptor || (c.aggregateFunction === descriptor.aggregateFunction && this.reuses(cached, descriptor))) return cached.handle as AggregatingState<IN, OUT>;
+    }
+    checkAggregatingDescriptor(descriptor);
+    return this.register(descriptor, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, descriptor.aggregateFunction));
+  }
+
+  /** An equivalent descriptor reuses the cached handle, which then remembers the newest descriptor object. */
+  private reuses(cached: CachedHandle, descriptor: StateDescriptorBase): boolean {
+    if (cached.descriptor === descriptor) return true;
+    if (!sameTtl(cached.descriptor.ttl, descriptor.ttl)) return false;
+    cached.descriptor = descriptor;
+    return true;
+  }
+
+  private register<H>(descriptor: StateDescriptorBase, kind: StateKind, create: (table: StateTable) => H): H {
+    const { name } = descriptor;
+    const ttl = resolveTtl(descriptor.ttl, name);
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      table = this.createTable({ name, kind, ttl: ttl !== undefined });
+    } else {
+      checkCompatible(table, { name, kind, ttl: ttl !== undefined });
+    }
+    table.ttl = ttl;
+    const handle = create(table);
+    this.handles.set(name, { kind, descriptor, handle });
+    return handle;
+  }
+
+  private createTable(info: KeyedStateInfo): StateTable {
+    const table = new StateTable(info.name, info.kind, info.ttl, this.scope, this.dirty.length);
+    this.tables.set(info.name, table);
+    return table;
+  }
+
+  // ---- introspection and TTL ----
+
+  /** The states registered or restored so far, in registration order. */
+  states(): KeyedStateInfo[] {
+    return [...this.tables.values()].map((t) => ({ name: t.name, kind: t.kind, ttl: t.hasTtl }));
+  }
+
+  hasTtlState(): boolean {
+    for (const t of this.tables.values()) if (t.hasTtl) return true;
+    return false;
+  }
+
+  /** Removes every expired value, list element and map entry of all TTL states; returns how many. */
+  cleanupExpired(now: number = this.clock.now()): number {
+    let removed = 0;
+    for (const t of this.tables.values()) removed += t.cleanupExpired(now);
+    return removed;
+  }
+
+  /** Number of keys with state, per state name (metrics, tests). */
   sizes(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [name, t] of this.tables) out[name] = t.size;
+    for (const [name, t] of this.tables) {
+      let n = 0;
+      for (const g of t.groups) n += g?.size ?? 0;
+      out[name] = n;
+    }
     return out;
   }
+
+  /** Every entry of one state in a key-group range (default: the whole range), by ascending key group. */
+  *entries(stateName: string, range: KeyGroupRange = this.range): Generator<KeyedStateEntry> {
+    this.checkRange(range);
+    const table = this.tables.get(stateName);
+    if (table === undefined) return;
+    for (let g = range.start; g <= range.end; g++) {
+      const group = table.groups[g - this.range.start];
+      if (group === undefined) continue;
+      for (const [stateKey, value] of group) yield { keyGroup: g, stateKey, key: keyOfStateKey(stateKey), value };
+    }
+  }
+
+  // ---- change tracking ----
+
+  /** Key groups changed since the last mark() (invariant 3), ascending. */
+  dirtyKeyGroups(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.dirty.length; i++) if (this.dirty[i] === 1) out.push(this.range.start + i);
+    return out;
+  }
+
+  /** Starts a new change period: nothing is dirty. */
+  mark(): void {
+    this.dirty.fill(0);
+  }
+
+  // ---- snapshot and restore ----
+
+  /**
+   * The key groups of `range` (default: this backend's range) as plain data; with `only`, just
+   * those key groups (e.g. dirtyKeyGroups()), each of which must lie in `range`.
+   */
+  snapshotKeyGroups(range: KeyGroupRange = this.range, only?: Iterable<number>): KeyedStateSnapshot {
+    this.checkRange(range);
+    let groups: number[];
+    if (only === undefined) {
+      groups = Array.from({ length: range.end - range.start + 1 }, (_, i) => range.start + i);
+    } else {
+      groups = [...new Set(only)].sort((a, b) => a - b);
+      for (const g of groups) {
+        if (!Number.isInteger(g) || g < range.start || g > range.end) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `key group ${g} is outside the snapshot range ${range.start}-${range.end}`);
+      }
+    }
+    const keyGroups = groups.map((keyGroup): KeyGroupSnapshot => {
+      const states: Array<{ name: string; entries: Array<[StateKey, unknown]> }> = [];
+      for (const table of this.tables.values()) {
+        const group = table.groups[keyGroup - this.range.start];
+        if (group === undefined || group.size === 0) continue;
+        const entries: Array<[StateKey, unknown]> = [];
+        for (const [k, v] of group) entries.push([k, copyStored(table.kind, v)]);
+        states.push({ name: table.name, entries });
+      }
+      return { keyGroup, states };
+    });
+    return { format: KEYED_STATE_SNAPSHOT_FORMAT, maxParallelism: this.maxParallelism, states: this.states(), keyGroups };
+  }
+
+  /**
+   * Replaces the content of every snapshot key group that lies in this backend's range (invariant 5)
+   * and registers the snapshot's states; returns how many key groups were restored. Atomic: a
+   * snapshot that does not fit changes nothing. Restored key groups are dirty.
+   */
+  restoreKeyGroups(snapshot: KeyedStateSnapshot): number {
+    if (snapshot === null || typeof snapshot !== 'object' || snapshot.format !== KEYED_STATE_SNAPSHOT_FORMAT) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `not a keyed state snapshot (format ${String((snapshot as { format?: unknown } | null)?.format)})`);
+    }
+    if (snapshot.maxParallelism !== this.maxParallelism) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `the snapshot has max parallelism ${snapshot.maxParallelism}, this backend ${this.maxParallelism}: key groups cannot be mapped`);
+    }
+    const infos = new Map<string, KeyedStateInfo>();
+    for (const info of snapshot.states) {
+      const table = this.tables.get(info.name);
+      if (table !== undefined) checkCompatible(table, info);
+      infos.set(info.name, info);
+    }
+    const mine = snapshot.keyGroups.filter((g) => g.keyGroup >= this.range.start && g.keyGroup <= this.range.end);
+    for (const g of mine) {
+      for (const s of g.states) {
+        if (!infos.has(s.name)) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `key group ${g.keyGroup} holds state '${s.name}', which the snapshot does not declare`);
+      }
+    }
+    for (const info of infos.values()) if (!this.tables.has(info.name)) this.createTable(info);
+    for (const g of mine) {
+      const index = g.keyGroup - this.range.start;
+      for (const table of this.tables.values()) table.groups[index] = undefined;
+      for (const s of g.states) {
+        if (s.entries.length === 0) continue;
+        const table = this.tables.get(s.name)!;
+        table.groups[index] = new Map(s.entries.map(([k, v]) => [k, copyStored(table.kind, v)]));
+      }
+      this.dirty[index] = 1;
+    }
+    return mine.length;
+  }
+
+  private checkRange(range: KeyGroupRange): void {
+    if (range.start < this.range.start || range.end > this.range.end || range.end < range.start) {
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `key-group range ${range.start}-${range.end} is not inside this backend's range ${this.range.start}-${this.range.end}`);
+    }
+  }
+}
+
+function checkCompatible(table: StateTable, info: KeyedStateInfo): void {
+  if (table.kind !== info.kind) {
+    throw new TroupeError('TROUPE_INVALID_ARGUMENT', `state '${info.name}' is ${article(table.kind)} ${table.kind} state; it cannot be used as ${article(info.kind)} ${info.kind} state`);
+  }
+  if (table.hasTtl !== info.ttl) {
+    throw new TroupeError('TROUPE_INVALID_ARGUMENT', `state '${info.name}' is ${table.hasTtl ? 'with' : 'without'} TTL; it cannot be used ${info.ttl ? 'with' : 'without'} TTL (stored values differ)`);
+  }
+}
+
+function article(kind: StateKind): string {
+  return kind === 'aggregating' ? 'an' : 'a';
 }

@@ -1,0 +1,165 @@
+/**
+ * One keyed state's storage on the heap: a Map from state key to stored value per key group, and
+ * the TTL bookkeeping every state kind shares.
+ *
+ * Invariants:
+ *  1. groups[g - range.start] holds exactly the keys of key group g that have state; an empty list
+ *     or map is never stored (the key is removed), so "has an entry" means "has state".
+ *  2. Every change to a key group's content, including a TTL timestamp refresh and a lazy cleanup,
+ *     marks the key group dirty.
+ *  3. Stored values are replaced, never modified in place, except list arrays and map Maps, which
+ *     belong to the table alone (snapshots and restores copy them).
+ */
+import type { Clock } from '../../core/clock.js';
+import { TroupeError } from '../../core/errors.js';
+import type { StateKey } from '../key-groups.js';
+import type { StateKind } from '../state-descriptor.js';
+import { isExpired, type ResolvedTtl, type TtlValue } from '../ttl.js';
+
+/** Where the backend is: the current key, set per record. */
+export interface KeyCursor {
+  /** keyGroup - range.start; -1 until the first key is set. */
+  index: number;
+  keyGroup: number;
+  stateKey: StateKey;
+}
+
+export interface TableScope {
+  readonly cursor: KeyCursor;
+  readonly clock: Clock;
+  /** 1 at index g - range.start when key group g changed since the last mark. */
+  readonly dirty: Uint8Array;
+}
+
+export class StateTable {
+  readonly groups: Array<Map<StateKey, unknown> | undefined>;
+  readonly cursor: KeyCursor;
+  readonly dirty: Uint8Array;
+  /** The TTL of the latest registered descriptor; the stored form depends only on whether there is one. */
+  ttl: ResolvedTtl | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly kind: StateKind,
+    /** Stored values are TtlValue-wrapped (elements for lists, entries for maps). */
+    readonly hasTtl: boolean,
+    private readonly scope: TableScope,
+    groupCount: number,
+  ) {
+    this.groups = new Array<Map<StateKey, unknown> | undefined>(groupCount).fill(undefined);
+    this.cursor = scope.cursor;
+    this.dirty = scope.dirty;
+  }
+
+  /** The stored value of the current key, undefined when it has none. */
+  get(): unknown {
+    const cursor = this.cursor;
+    const group = this.groups[cursor.index];
+    if (group !== undefined) return group.get(cursor.stateKey);
+    if (cursor.index < 0) throw noCurrentKey(this.name);
+    return undefined;
+  }
+
+  set(stored: unknown): void {
+    const { cursor } = this;
+    if (cursor.index < 0) throw noCurrentKey(this.name);
+    let group = this.groups[cursor.index];
+    if (group === undefined) group = this.groups[cursor.index] = new Map();
+    group.set(cursor.stateKey, stored);
+    this.dirty[cursor.index] = 1;
+  }
+
+  remove(): void {
+    const { cursor } = this;
+    if (cursor.index < 0) throw noCurrentKey(this.name);
+    if (this.groups[cursor.index]?.delete(cursor.stateKey) === true) this.dirty[cursor.index] = 1;
+  }
+
+  now(): number {
+    return this.scope.clock.now();
+  }
+
+  /** For value, reducing and aggregating state: the visible value under TTL rules (invariant 2 of state/ttl.ts). */
+  readSingle(): unknown {
+    const stored = this.get();
+    const ttl = this.ttl;
+    if (stored === undefined || ttl === undefined) return stored;
+    const tv = stored as TtlValue<unknown>;
+    const now = this.now();
+    if (isExpired(tv, ttl, now)) {
+      this.remove();
+      return ttl.returnExpired ? tv.value : undefined;
+    }
+    if (ttl.updateOnRead) this.set({ value: tv.value, timestamp: now });
+    return tv.value;
+  }
+
+  /** The value a write builds on: an expired one is dropped whatever the visibility (Flink's TTL reduce/aggregate). */
+  readForWrite(): unknown {
+    const stored = this.get();
+    const ttl = this.ttl;
+    if (stored === undefined || ttl === undefined) return stored;
+    const tv = stored as TtlValue<unknown>;
+    return isExpired(tv, ttl, this.now()) ? undefined : tv.value;
+  }
+
+  writeSingle(value: unknown): void {
+    if (value === undefined) this.remove();
+    else this.set(this.hasTtl ? { value, timestamp: this.now() } : value);
+  }
+
+  wrap(value: unknown, now: number): unknown {
+    return this.hasTtl ? { value, timestamp: now } : value;
+  }
+
+  /**
+   * Removes every expired value, list element and map entry in all key groups; returns how many
+   * were removed. No-op for a state without TTL.
+   */
+  cleanupExpired(now: number): number {
+    const ttl = this.ttl;
+    // a restored TTL state that no handle has registered yet has no known TTL: it keeps its values
+    if (!this.hasTtl || ttl === undefined) return 0;
+    let removed = 0;
+    const expired = (tv: unknown): boolean => isExpired(tv as TtlValue<unknown>, ttl, now);
+    for (let index = 0; index < this.groups.length; index++) {
+      const group = this.groups[index];
+      if (group === undefined) continue;
+      const before = removed;
+      for (const [key, stored] of group) {
+        if (this.kind === 'list') {
+          const list = stored as unknown[];
+          const kept = list.filter((e) => !expired(e));
+          removed += list.length - kept.length;
+          if (kept.length === 0) group.delete(key);
+          else if (kept.length !== list.length) group.set(key, kept);
+        } else if (this.kind === 'map') {
+          const map = stored as Map<StateKey, unknown>;
+          for (const [userKey, e] of map) {
+            if (expired(e)) {
+              map.delete(userKey);
+              removed++;
+            }
+          }
+          if (map.size === 0) group.delete(key);
+        } else if (expired(stored)) {
+          group.delete(key);
+          removed++;
+        }
+      }
+      if (removed !== before) this.dirty[index] = 1;
+    }
+    return removed;
+  }
+}
+
+export function noCurrentKey(name: string): TroupeError {
+  return new TroupeError('TROUPE_INVALID_ARGUMENT', `keyed state '${name}' was used with no current key (use keyed state only while processing a record)`);
+}
+
+/** Copies what the table owns (list arrays, map Maps) so a snapshot or restore shares no container. */
+export function copyStored(kind: StateKind, stored: unknown): unknown {
+  if (kind === 'list') return (stored as unknown[]).slice();
+  if (kind === 'map') return new Map(stored as Map<StateKey, unknown>);
+  return stored;
+}

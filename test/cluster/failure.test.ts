@@ -10,12 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { startJobManager, type RunningJobManager } from '../../actors/cluster/job-manager.js';
 import type { JobStatus } from '../../actors/protocol/job-status.js';
-import { bundleJobModule, evaluateJobBundle } from '../../api/cli/job-module.js';
+import { bundleJobModule } from '../../api/cli/job-module.js';
 import type { OverviewDto } from '../../api/rest/dto.js';
 import { RestClient } from '../../api/rest/rest-client.js';
 import { parseClusterConfig } from '../../cluster-config/cluster-config.js';
 import type { JobId } from '../../core/ids.js';
-import { StreamExecutionEnvironment } from '../../index.js';
+import { signalQuietly, submit } from '../helpers/cluster.js';
 
 const fixture = (...parts: string[]): string => path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'cluster', ...parts);
 
@@ -50,25 +50,6 @@ async function startCluster(t: ExecutionContext, json: Record<string, unknown> =
   const cluster = await launch(json);
   t.teardown(() => cluster.close());
   return cluster;
-}
-
-function signalQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Bundles, builds and submits a job module the way `troupe run --cluster` does. */
-async function submit(client: RestClient, file: string, parallelism: number, args: string[] = []): Promise<JobId> {
-  const bundle = await bundleJobModule(file, { ship: true });
-  const job = evaluateJobBundle(bundle, path.resolve(file));
-  const env = StreamExecutionEnvironment.create({ parallelism });
-  await job(env, args);
-  const { graph } = env.build(path.basename(file).replace(/\.[^.]+$/, ''));
-  const { jobId } = await client.submitJob(graph, { bundle, entry: path.basename(file), args, parallelism });
-  return jobId;
 }
 
 /** Polls the Dispatcher's job list (never the JobMaster) until the job's status satisfies `done`. */

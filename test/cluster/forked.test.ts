@@ -3,8 +3,8 @@
  * exact results of a keyed job, the TaskExecutor processes' lifetime, two jobs with conflicting
  * dependency versions side by side, and backpressure across processes.
  *
- * Jobs are shipped the way `troupe run --cluster` ships them. A client polls `collected` only once
- * the job left 'created' (see waitUntilDeployed: polling it during deployment can deadlock).
+ * Jobs are shipped the way `troupe run --cluster` ships them, and `collected` is polled from right
+ * after submission, as `--collect` does.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { startJobManager, type RunningJobManager } from '../../actors/cluster/job-manager.js';
 import type { TaskMetrics } from '../../actors/protocol/job-status.js';
-import { bundleJobModule, evaluateJobBundle } from '../../api/cli/job-module.js';
 import type { OverviewDto } from '../../api/rest/dto.js';
 import { RestClient } from '../../api/rest/rest-client.js';
 import { parseClusterConfig } from '../../cluster-config/cluster-config.js';
-import type { JobId } from '../../core/ids.js';
-import { StreamExecutionEnvironment } from '../../index.js';
+import { collectAll, submit, waitUntilDeployed } from '../helpers/cluster.js';
 
 const fixture = (...parts: string[]): string => path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'cluster', ...parts);
 
@@ -69,40 +67,6 @@ function alive(pid: number): boolean {
 /** What `ps -o args=` shows: /proc/<pid>/cmdline, NULs as spaces, trimmed. */
 function commandLine(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
-}
-
-/** Bundles, builds and submits a job module the way `troupe run --cluster` does. */
-async function submit(client: RestClient, file: string, parallelism: number, args: string[] = []): Promise<JobId> {
-  const bundle = await bundleJobModule(file, { ship: true });
-  const job = evaluateJobBundle(bundle, path.resolve(file));
-  const env = StreamExecutionEnvironment.create({ parallelism });
-  await job(env, args);
-  const { graph } = env.build(path.basename(file).replace(/\.[^.]+$/, ''));
-  const { jobId } = await client.submitJob(graph, { bundle, entry: path.basename(file), args, parallelism });
-  return jobId;
-}
-
-/**
- * Waits until the job left 'created' (deployed, or failed to deploy), asking only the Dispatcher.
- * Needed before `collect`: while the JobMaster deploys, a `collected` request parks the Dispatcher
- * on the JobMaster, which waits for TaskExecutors, which wait for the Dispatcher to hand out the
- * job's bundle: a deadlock until heartbeats declare the TaskExecutors lost (see the report).
- */
-async function waitUntilDeployed(client: RestClient, jobId: JobId, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = (await client.listJobs()).find((j) => j.id === jobId)?.status;
-    if (status !== undefined && status !== 'created') return status;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${status ?? 'unknown'} after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-async function collectAll(client: RestClient, jobId: JobId): Promise<unknown[]> {
-  await waitUntilDeployed(client, jobId);
-  const out: unknown[] = [];
-  for await (const r of client.collect(jobId)) out.push(r);
-  return out;
 }
 
 interface KeyTotal {

@@ -10,16 +10,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { Agent } from '../../actors/agent/agent.js';
 import { startJobManager, type RunningJobManager } from '../../actors/cluster/job-manager.js';
-import { bundleJobModule, evaluateJobBundle } from '../../api/cli/job-module.js';
 import type { OverviewDto } from '../../api/rest/dto.js';
 import { RestClient } from '../../api/rest/rest-client.js';
 import { parseClusterConfig } from '../../cluster-config/cluster-config.js';
-import type { JobId } from '../../core/ids.js';
-import { StreamExecutionEnvironment } from '../../index.js';
+import { collectAll, submit } from '../helpers/cluster.js';
 
 const fixture = (...parts: string[]): string => path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'cluster', ...parts);
 
@@ -84,38 +81,6 @@ function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-/** Bundles, builds and submits a job module the way `troupe run --cluster` does. */
-async function submit(client: RestClient, file: string, parallelism: number, args: string[] = []): Promise<JobId> {
-  const bundle = await bundleJobModule(file, { ship: true });
-  const job = evaluateJobBundle(bundle, path.resolve(file));
-  const env = StreamExecutionEnvironment.create({ parallelism });
-  await job(env, args);
-  const { graph } = env.build(path.basename(file).replace(/\.[^.]+$/, ''));
-  const { jobId } = await client.submitJob(graph, { bundle, entry: path.basename(file), args, parallelism });
-  return jobId;
-}
-
-/**
- * Waits until the job left 'created', asking only the Dispatcher. A `collected` poll while the
- * JobMaster still deploys can deadlock Dispatcher, JobMaster and TaskExecutors (see the report).
- */
-async function waitUntilDeployed(client: RestClient, jobId: JobId, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = (await client.listJobs()).find((j) => j.id === jobId)?.status;
-    if (status !== undefined && status !== 'created') return status;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${status ?? 'unknown'} after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-async function collectAll(client: RestClient, jobId: JobId): Promise<unknown[]> {
-  await waitUntilDeployed(client, jobId);
-  const out: unknown[] = [];
-  for await (const r of client.collect(jobId)) out.push(r);
-  return out;
 }
 
 test.serial('remote - each agent runs one 2-slot TaskExecutor, listening on the agent\'s own address', (t) => {

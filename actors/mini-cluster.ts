@@ -16,7 +16,7 @@ import { ResourceManagerActor, type ResourceManagerParams } from './resource-man
 import { createActorSystem } from './runtime/actor-system.js';
 import { ActorHandle } from './runtime/typed-actor.js';
 import { LocalEndpoint } from './transport/endpoint.js';
-import { LocalTaskDirectory } from './task-executor/local-task-directory.js';
+import { TaskDirectory } from './task-executor/task-directory.js';
 import { InProcessUserCodeStore, type JobUserCode } from './task/user-code.js';
 
 export interface MiniClusterOptions {
@@ -34,7 +34,7 @@ export class MiniCluster {
     readonly dispatcher: DispatcherHandle,
     readonly resourceManager: ResourceManagerHandle,
     private readonly userCode: InProcessUserCodeStore,
-    readonly directory: LocalTaskDirectory,
+    readonly directory: TaskDirectory,
   ) {}
 
   static async start(options: MiniClusterOptions = {}): Promise<MiniCluster> {
@@ -47,7 +47,7 @@ export class MiniCluster {
     const root = await system.rootActor();
     const userCode = new InProcessUserCodeStore();
     const endpoint = new LocalEndpoint();
-    const directory = new LocalTaskDirectory();
+    const directory = new TaskDirectory();
     const rmParams: ResourceManagerParams = {
       endpoint,
       launcher: new EmbeddedLauncher(endpoint, directory, userCode),

@@ -17,6 +17,8 @@ export interface SubmitOptions {
   readonly args?: readonly string[];
   /** Job name (default: the file name without extension). */
   readonly name?: string;
+  /** The job's buffer timeout (default: the environment's, 100 ms). */
+  readonly bufferTimeoutMs?: number;
 }
 
 export interface PreparedJob {
@@ -30,7 +32,7 @@ export async function prepareJobModule(file: string, options: SubmitOptions = {}
   const args = [...(options.args ?? [])];
   const bundle = await bundleJobModule(file, { ship: true });
   const job = evaluateJobBundle(bundle, path.resolve(file));
-  const env = StreamExecutionEnvironment.create({ parallelism });
+  const env = StreamExecutionEnvironment.create({ parallelism, ...(options.bufferTimeoutMs !== undefined ? { bufferTimeoutMs: options.bufferTimeoutMs } : {}) });
   await job(env, args);
   const { graph } = env.build(options.name ?? path.basename(file).replace(/\.[^.]+$/, ''));
   return { graph, artifact: { bundle, entry: path.basename(file), args, parallelism } };

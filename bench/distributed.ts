@@ -24,13 +24,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startJobManager, type RunningJobManager } from '../actors/cluster/job-manager.js';
 import type { JobResult, TaskMetrics } from '../actors/protocol/job-status.js';
-import { bundleJobModule, evaluateJobBundle } from '../api/cli/job-module.js';
+import { prepareJobModule } from '../api/cluster-client.js';
 import type { TaskExecutorDto } from '../api/rest/dto.js';
 import { RestClient } from '../api/rest/rest-client.js';
 import { parseClusterConfig } from '../cluster-config/cluster-config.js';
 import type { JobId } from '../core/ids.js';
 import type { JobGraph } from '../core/job-graph.js';
-import { StreamExecutionEnvironment } from '../index.js';
 import { DEFAULT_MAX_PARALLELISM, operatorIndexForKey } from '../state/key-groups.js';
 import { printProfileSummary, summarizeProfile } from './cpuprofile-summary.js';
 import { keyedBlackholeValue, keyedForLoopBaseline } from './keyed-baseline.js';
@@ -108,13 +107,9 @@ interface Submitted {
 async function submit(client: RestClient, job: string, args: string[], parallelism: number, bufferTimeoutMs?: number): Promise<Submitted> {
   const file = path.join(JOBS, job);
   const t0 = performance.now();
-  const bundle = await bundleJobModule(file, { ship: true });
-  const fn = evaluateJobBundle(bundle, file);
-  const env = StreamExecutionEnvironment.create({ parallelism, ...(bufferTimeoutMs !== undefined ? { bufferTimeoutMs } : {}) });
-  await fn(env, args);
-  const { graph } = env.build(job.replace(/\.ts$/, ''));
+  const { graph, artifact } = await prepareJobModule(file, { parallelism, args, ...(bufferTimeoutMs !== undefined ? { bufferTimeoutMs } : {}) });
   const submittedAt = performance.now();
-  const { jobId } = await client.submitJob(graph, { bundle, entry: job, args, parallelism });
+  const { jobId } = await client.submitJob(graph, artifact);
   return { jobId, graph, bundleMs: submittedAt - t0, submittedAt };
 }
 
@@ -399,12 +394,7 @@ function percentiles(records: readonly LatencyRecord[]): Percentiles {
   };
 }
 
-/**
- * Waits until the job runs, asking only the Dispatcher's own job list. Before 040b4af, asking for
- * collected records while the JobMaster deployed deadlocked: the Dispatcher waited on the JobMaster,
- * which waited on the TaskExecutors' submit-task, which waited on the Dispatcher for the job's code
- * (see collect-deadlock-repro.ts); waiting keeps the bench usable on such a tree.
- */
+/** Waits until the job runs (samples taken before that would measure deployment). */
 async function waitRunning(client: RestClient, jobId: JobId): Promise<void> {
   for (let i = 0; ; i++) {
     const job = (await client.listJobs()).find((j) => j.id === jobId);

@@ -11,10 +11,12 @@
  *   --profile DIR: CPU profiles of the TaskExecutor processes, summarized at the end)
  */
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DiscardingSink, StreamExecutionEnvironment, type KeyedProcessFunction } from '../index.js';
+import { DiscardingSink, StreamExecutionEnvironment } from '../index.js';
+import { loadJobModule } from '../api/cli/job-module.js';
 import { NexmarkGenerator } from '../api/nexmark/generator.js';
-import { BID, type Bid } from '../api/nexmark/model.js';
+import { BID } from '../api/nexmark/model.js';
 import { nexmarkEvents, q0, q1, q2, toCurrency } from '../api/nexmark/queries.js';
 import { blackholeValue, forLoopBaseline, pipelineBaseline, type QueryName } from './nexmark-baselines.js';
 import { distributedKeyed, distributedLatency, distributedMismatch, setClusterNetwork } from './distributed.js';
@@ -49,23 +51,15 @@ async function nexmark(query: QueryName, events: number, parallelism: number): P
   console.log(`  (blackhole ${blackholeValue().toExponential(3)})`);
 }
 
-const countPerAuction: KeyedProcessFunction<number, Bid, [number, number]> = {
-  processElement(bid, ctx, out) {
-    const state = ctx.runtime.getState<number>({ name: 'count', defaultValue: 0 });
-    const n = (state.value() ?? 0) + 1;
-    state.update(n);
-    out.collect([bid.auction, n]);
-  },
-};
+/** The keyed pipeline is the job module the distributed bench ships, so both measure one job. */
+const KEYED_JOB = path.resolve(__dirname, '..', '..', 'bench', 'jobs', 'nexmark-keyed-count.ts');
 
 async function keyed(events: number): Promise<void> {
   console.log(`Keyed: Nexmark q1 -> keyBy(auction) -> running count, ${fmt(events)} events, parallelism 2 (embedded, one thread)`);
+  const job = await loadJobModule(KEYED_JOB);
   const run = async (n: number): Promise<number> => {
     const env = StreamExecutionEnvironment.create({ parallelism: 2 });
-    q1(nexmarkEvents(env, { maxEvents: n }))
-      .keyBy((b) => b.auction)
-      .process(countPerAuction, 'Count')
-      .sinkTo(new DiscardingSink());
+    await job(env, [String(n)]);
     const start = performance.now();
     await env.execute('keyed');
     return n / ((performance.now() - start) / 1000);

@@ -8,7 +8,7 @@ import { decodeValue, encodeValue } from '../network/record-codec.js';
 import type { LaunchedTaskExecutor, TaskExecutorLauncher, TaskExecutorSpec } from '../resource-manager/launcher.js';
 import type { ActorAddress } from '../runtime/handle.js';
 import { Connection } from '../transport/connection.js';
-import { FRAME_AGENT_EVENT, FRAME_AGENT_REPLY, FRAME_AGENT_REQUEST, type AgentEvent, type AgentReply } from './agent-protocol.js';
+import { FRAME_AGENT_EVENT, FRAME_AGENT_REPLY, FRAME_AGENT_REQUEST, type AgentEvent, type AgentReply, type AgentRequest } from './agent-protocol.js';
 
 export interface AgentLauncherOptions {
   readonly secret: string;
@@ -76,7 +76,7 @@ export class AgentClient {
     return new AgentClient(connection, `${host}:${port}`, timeoutMs * 3);
   }
 
-  request(body: DistributiveOmit<import('./agent-protocol.js').AgentRequest, 'requestId'>): Promise<AgentReply> {
+  request(body: DistributiveOmit<AgentRequest, 'requestId'>): Promise<AgentReply> {
     const requestId = this.nextRequest++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

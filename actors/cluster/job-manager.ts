@@ -22,7 +22,7 @@ import { ProcessLauncher } from '../resource-manager/process-launcher.js';
 import { ResourceManagerActor, type ResourceManagerParams } from '../resource-manager/resource-manager.actor.js';
 import { createActorSystem } from '../runtime/actor-system.js';
 import { ActorHandle } from '../runtime/typed-actor.js';
-import { LocalTaskDirectory } from '../task-executor/local-task-directory.js';
+import { TaskDirectory } from '../task-executor/task-directory.js';
 import { ShippedUserCode } from '../task-executor/shipped-user-code.js';
 import { TransportEndpoint } from '../transport/transport-endpoint.js';
 
@@ -72,12 +72,12 @@ export async function startJobManager(config: ClusterConfig, options: JobManager
   });
   const system: ActorSystem = createActorSystem();
   const teWorkDir = path.join(config.workDir, 'taskexecutors');
-  let directory: LocalTaskDirectory | null = null;
+  let directory: TaskDirectory | null = null;
   let launcher: TaskExecutorLauncher;
   const dispatcherLocal: DispatcherHandle = endpoint.ref(endpoint.address('dispatcher'), 'dispatcher');
   switch (config.mode) {
     case 'embedded':
-      directory = new LocalTaskDirectory(endpoint);
+      directory = new TaskDirectory(endpoint);
       launcher = new EmbeddedLauncher(endpoint, directory, new ShippedUserCode(dispatcherLocal, path.join(teWorkDir, 'embedded')));
       break;
     case 'forked':

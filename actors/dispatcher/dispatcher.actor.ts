@@ -53,13 +53,10 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       const job = this.jobs.get(jobId);
       if (job !== undefined && job.result === null) job.status = status;
     },
-    'job-terminated': async ({ result }) => {
+    'job-terminated': async ({ result, collectedInOrder }) => {
       const job = this.jobs.get(result.jobId);
       if (job === undefined) return;
-      if (job.jobMaster !== null) {
-        const tail = await job.jobMaster.ask({ type: 'collected', from: 0 }, 5_000).catch(() => null);
-        job.collected = tail?.records ?? Object.values(result.collected).flat();
-      }
+      job.collected = collectedInOrder;
       job.status = result.status;
       job.result = result;
       job.artifact = null;

@@ -27,11 +27,11 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private readonly placement = new Map<ExecutionAttemptId, TaskExecutorHandle>();
   private readonly placedOn = new Map<ExecutionAttemptId, TaskExecutorId>();
   private readonly executors = new Map<TaskExecutorId, TaskExecutorHandle>();
-  /** CollectSink records in arrival order, for clients that stream them. */
+  /** CollectSink records in arrival order (clients stream them), and the sink each came from. */
   private readonly collectedLog: unknown[] = [];
+  private readonly collectedFrom: string[] = [];
   private lifecycle: LifecycleState = initialLifecycle([]);
   private readonly finalMetrics = new Map<ExecutionAttemptId, TaskMetrics>();
-  private readonly collected: Record<string, unknown[]> = {};
   private readonly startTime = Date.now();
   private slotsHeld = false;
   private cancelTimer: NodeJS.Timeout | null = null;
@@ -53,10 +53,9 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       return this.apply({ type: 'task-state', attemptId: m.attemptId, state: m.state, ...(m.error !== undefined ? { error: m.error } : {}) });
     },
     collect: (m) => {
-      const into = (this.collected[m.operatorId] ??= []);
       for (const r of m.records) {
-        into.push(r);
         this.collectedLog.push(r);
+        this.collectedFrom.push(m.operatorId);
       }
     },
     'task-executor-lost': async ({ taskExecutor, error }) => {
@@ -169,9 +168,15 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       operators: operatorMetrics(graph, tasks),
       tasks,
       ...(error !== undefined ? { error } : {}),
-      collected: this.collected,
+      collected: this.collectedBySink(),
     };
-    this.params.dispatcher.tell({ type: 'job-terminated', result });
+    this.params.dispatcher.tell({ type: 'job-terminated', result, collectedInOrder: this.collectedLog });
+  }
+
+  private collectedBySink(): Record<string, unknown[]> {
+    const by: Record<string, unknown[]> = {};
+    this.collectedLog.forEach((r, i) => (by[this.collectedFrom[i]!] ??= []).push(r));
+    return by;
   }
 
   private async collectMetrics(): Promise<TaskMetrics[]> {

@@ -212,12 +212,7 @@ export class ResultPartition {
     if (this.pending === 0 && this.flushRequests === 0) return;
     for (let i = 0; i < this.subs.length; i++) {
       const s = this.subs[i]!;
-      // a flushed partial buffer is cut only when it is next in line and credit allows
-      if (s.flushRequested && s.queue.peek() === undefined && s.credit > 0) {
-        if (s.filling !== null) this.finishBuffer(s);
-        else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
-        else this.clearFlush(s);
-      }
+      this.cutFlushed(s);
       for (let item = s.queue.peek(); item !== undefined; item = s.queue.peek()) {
         if (item.event === undefined) {
           if (s.credit === 0) break;
@@ -230,12 +225,17 @@ export class ResultPartition {
         s.queue.shift();
         this.pending--;
         send(i, s.seq++, item, s.dataQueued);
-        if (s.flushRequested && s.queue.peek() === undefined && s.credit > 0) {
-          if (s.filling !== null) this.finishBuffer(s);
-          else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
-        }
+        this.cutFlushed(s);
       }
     }
+  }
+
+  /** A flushed partial buffer is cut once it is next in line and credit allows (invariant 7). */
+  private cutFlushed(s: Subpartition): void {
+    if (!s.flushRequested || s.queue.peek() !== undefined || s.credit === 0) return;
+    if (s.filling !== null) this.finishBuffer(s);
+    else if (s.encoder !== null && s.encoder.count > 0) this.finishEncoded(s, s.encoder);
+    else this.clearFlush(s);
   }
 
   private finishEncoded(s: Subpartition, encoder: RecordEncoder): void {

@@ -18,7 +18,7 @@ export interface JobArtifact {
 
 export type DispatcherTell =
   | { readonly type: 'job-status-changed'; readonly jobId: JobId; readonly status: JobStatus }
-  | { readonly type: 'job-terminated'; readonly result: JobResult };
+  | { readonly type: 'job-terminated'; readonly result: JobResult; readonly collectedInOrder: unknown[] };
 
 export type DispatcherAsk =
   | { readonly type: 'submit-job'; readonly jobGraph: JobGraph; readonly artifact?: JobArtifact }

@@ -2,7 +2,7 @@
 import type { ActorRef } from 'comedy';
 import type { ActorAddress } from '../runtime/handle.js';
 import type { LocalEndpoint } from '../transport/endpoint.js';
-import type { LocalTaskDirectory } from '../task-executor/local-task-directory.js';
+import type { TaskDirectory } from '../task-executor/task-directory.js';
 import { TaskExecutorActor, type TaskExecutorParams } from '../task-executor/task-executor.actor.js';
 import type { UserCodeResolver } from '../task/user-code.js';
 import type { LaunchedTaskExecutor, TaskExecutorLauncher, TaskExecutorSpec } from './launcher.js';
@@ -15,7 +15,7 @@ export class EmbeddedLauncher implements TaskExecutorLauncher {
 
   constructor(
     private readonly endpoint: LocalEndpoint,
-    private readonly directory: LocalTaskDirectory,
+    private readonly directory: TaskDirectory,
     private readonly userCode: UserCodeResolver,
   ) {}
 

@@ -14,7 +14,7 @@ import type { TaskExecutorId } from '../../core/ids.js';
 import { createActorSystem } from '../runtime/actor-system.js';
 import type { DispatcherHandle } from '../protocol/dispatcher.js';
 import { TransportEndpoint } from '../transport/transport-endpoint.js';
-import { LocalTaskDirectory } from './local-task-directory.js';
+import { TaskDirectory } from './task-directory.js';
 import { installJobRuntime } from '../../api/cli/job-module.js';
 import { ShippedUserCode } from './shipped-user-code.js';
 import { TaskExecutorActor, type TaskExecutorParams } from './task-executor.actor.js';
@@ -40,7 +40,7 @@ export async function runTaskExecutor(config: TaskExecutorProcessConfig, secret:
   installJobRuntime();
   const system = createActorSystem();
   const endpoint = await TransportEndpoint.listen({ host: config.bind, port: 0, secret, maxFrameBytes: config.maxFrameBytes });
-  const directory = new LocalTaskDirectory(endpoint);
+  const directory = new TaskDirectory(endpoint);
   endpoint.onData((to, message) => directory.deliver(to, message));
   const dispatcher: DispatcherHandle = endpoint.ref({ endpoint: config.jobManager, name: 'dispatcher' }, 'dispatcher');
   let closed = false;

@@ -13,13 +13,13 @@ import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '..
 import type { LocalEndpoint } from '../transport/endpoint.js';
 import { TaskActor, type TaskParams } from '../task/task.actor.js';
 import type { UserCodeResolver } from '../task/user-code.js';
-import type { LocalTaskDirectory } from './local-task-directory.js';
+import type { TaskDirectory } from './task-directory.js';
 
 export interface TaskExecutorParams {
   readonly id: TaskExecutorId;
   readonly slots: number;
   readonly endpoint: LocalEndpoint;
-  readonly directory: LocalTaskDirectory;
+  readonly directory: TaskDirectory;
   readonly userCode: UserCodeResolver;
   readonly resourceManager: ActorAddress;
   readonly pid?: number;

@@ -5,7 +5,7 @@ import type { JobMasterHandle } from '../protocol/job-master.js';
 import type { TaskAsk, TaskReplies, TaskTell } from '../protocol/task.js';
 import type { TaskDeploymentDescriptor } from '../protocol/deployment.js';
 import { ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
-import type { DataPlaneRouter } from '../task-executor/local-task-directory.js';
+import type { DataPlaneRouter } from '../task-executor/task-directory.js';
 import { StreamTask } from './stream-task.js';
 import type { JobUserCode } from './user-code.js';
 

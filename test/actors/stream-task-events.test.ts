@@ -9,7 +9,6 @@
  * Checkpoint barriers are not supported yet: one arriving is a protocol violation.
  */
 import test from 'ava';
-import { ManualClock } from '../../core/clock.js';
 import type { ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId, JobId, OperatorId, VertexId } from '../../core/ids.js';
 import { DEFAULT_NETWORK_CONFIG } from '../../core/job-graph.js';
@@ -18,6 +17,7 @@ import type { DataPlaneMessage } from '../../actors/protocol/data-plane.js';
 import type { TaskDeploymentDescriptor } from '../../actors/protocol/deployment.js';
 import { StreamTask } from '../../actors/task/stream-task.js';
 import type { OperatorUserCode } from '../../actors/task/user-code.js';
+import { fakeTaskEnvironment } from '../helpers/fake-task-environment.js';
 
 const P0 = 'src#0@0' as ExecutionAttemptId;
 const P1 = 'src#1@0' as ExecutionAttemptId;
@@ -38,9 +38,7 @@ interface Harness {
 
 /** A map task (x → x * 10) with two input channels on e0 (P0, P1) and one consumer C0 on e1. */
 async function mapTask(): Promise<Harness> {
-  const sent: Array<[ExecutionAttemptId, DataPlaneMessage]> = [];
-  const ended: Array<{ state: string; error?: ErrorRecord }> = [];
-  const scheduled: Array<() => void> = [];
+  const { env, sent, ended, run } = fakeTaskEnvironment();
   const tdd: TaskDeploymentDescriptor = {
     jobId: 'job' as JobId,
     jobName: 'test',
@@ -61,17 +59,7 @@ async function mapTask(): Promise<Harness> {
     locations: {},
   };
   const code = new Map<OperatorId, OperatorUserCode>([['map' as OperatorId, { kind: 'map', fn: (x) => (x as number) * 10 }]]);
-  const task = new StreamTask(tdd, code, {
-    clock: new ManualClock(),
-    send: (to, m) => void sent.push([to, m]),
-    collect: () => undefined,
-    schedule: (fn) => void scheduled.push(fn),
-    setInterval: () => () => undefined,
-    terminated: (state, error) => void ended.push(error === undefined ? { state } : { state, error }),
-  });
-  const run = (): void => {
-    while (scheduled.length > 0) scheduled.shift()!();
-  };
+  const task = new StreamTask(tdd, code, env);
   const deliver = (message: DataPlaneMessage): void => {
     task.onData(message);
     run();

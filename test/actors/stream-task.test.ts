@@ -1,5 +1,4 @@
 import test from 'ava';
-import { ManualClock } from '../../core/clock.js';
 import type { ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId, JobId, OperatorId, VertexId } from '../../core/ids.js';
 import { DEFAULT_NETWORK_CONFIG } from '../../core/job-graph.js';
@@ -7,15 +6,14 @@ import type { DataPlaneMessage } from '../../actors/protocol/data-plane.js';
 import type { TaskDeploymentDescriptor } from '../../actors/protocol/deployment.js';
 import { StreamTask } from '../../actors/task/stream-task.js';
 import type { OperatorUserCode } from '../../actors/task/user-code.js';
+import { fakeTaskEnvironment } from '../helpers/fake-task-environment.js';
 
 const P0 = 'src#0@0' as ExecutionAttemptId;
 const P1 = 'src#1@0' as ExecutionAttemptId;
 
 function sinkTask(): { task: StreamTask; written: unknown[]; sent: Array<[ExecutionAttemptId, DataPlaneMessage]>; ended: Array<{ state: string; error?: ErrorRecord }>; run: () => void } {
   const written: unknown[] = [];
-  const sent: Array<[ExecutionAttemptId, DataPlaneMessage]> = [];
-  const ended: Array<{ state: string; error?: ErrorRecord }> = [];
-  const scheduled: Array<() => void> = [];
+  const { env, sent, ended, run } = fakeTaskEnvironment();
   const tdd: TaskDeploymentDescriptor = {
     jobId: 'job' as JobId,
     jobName: 'test',
@@ -36,17 +34,7 @@ function sinkTask(): { task: StreamTask; written: unknown[]; sent: Array<[Execut
     locations: {},
   };
   const code = new Map<OperatorId, OperatorUserCode>([['sink' as OperatorId, { kind: 'sink', sink: { createWriter: () => ({ write: (v) => void written.push(v) }) } }]]);
-  const task = new StreamTask(tdd, code, {
-    clock: new ManualClock(),
-    send: (to, m) => void sent.push([to, m]),
-    collect: () => undefined,
-    schedule: (fn) => void scheduled.push(fn),
-    setInterval: () => () => undefined,
-    terminated: (state, error) => void ended.push(error === undefined ? { state } : { state, error }),
-  });
-  const run = (): void => {
-    while (scheduled.length > 0) scheduled.shift()!();
-  };
+  const task = new StreamTask(tdd, code, env);
   return { task, written, sent, ended, run };
 }
 

@@ -14,7 +14,7 @@ export interface DataPlaneRouter {
   isRemote(to: ExecutionAttemptId): boolean;
 }
 
-export class LocalTaskDirectory implements DataPlaneRouter {
+export class TaskDirectory implements DataPlaneRouter {
   private readonly tasks = new Map<ExecutionAttemptId, TaskHandle>();
   private readonly locations = new Map<ExecutionAttemptId, string>();
   /** Messages for attempts that are gone (a finished producer receiving late credit, ...). */

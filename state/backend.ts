@@ -17,6 +17,7 @@
  *  4. Stored values in a capture are the backend's stored form (TTL-wrapped where the state has TTL,
  *     arrays for lists, Maps for map state) and share no mutable container with the live state.
  */
+import type { Clock } from '../core/clock.js';
 import type { AggregatingState, AggregatingStateDescriptor } from './aggregating-state.js';
 import type { KeyGroupRange, StateKey } from './key-groups.js';
 import type { ListState, ListStateDescriptor } from './list-state.js';
@@ -71,6 +72,8 @@ export interface KeyedStateBackend {
   readonly kind: StateBackendKind;
   readonly maxParallelism: number;
   readonly range: KeyGroupRange;
+  /** The clock of TTL timestamps. */
+  readonly clock: Clock;
   setCurrentKey(key: unknown): void;
   getCurrentKey(): unknown;
   getValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V>;
@@ -78,6 +81,9 @@ export interface KeyedStateBackend {
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+  hasTtlState(): boolean;
+  /** Removes expired TTL state (resident and stored); returns how many values were removed from memory. */
+  cleanupExpired(now?: number): number;
   /** Contract 1. */
   prefetch(keys: Iterable<unknown>): Promise<void> | undefined;
   /** Contract 2. */

@@ -14,6 +14,9 @@ function operatorOver(fn: KeyedProcessFunction<unknown, unknown, unknown>) {
     subtaskIndex: 0,
     parallelism: 1,
     maxParallelism: 128,
+    attempt: 0,
+    checkpointing: false,
+    restoredOperatorState: undefined,
     keyedStateBackend: () => backend,
     collect: () => undefined,
   };

@@ -1,5 +1,5 @@
 import type { KeyedProcessContext, KeyedProcessFunction, KeyedRuntimeContext, KeySelector } from '../../../api/datastream/functions.js';
-import type { HeapKeyedStateBackend } from '../../../state/heap/heap-keyed-state-backend.js';
+import type { KeyedStateBackend } from '../../../state/backend.js';
 import { runtimeContextOf } from './process-operator.js';
 import type { OperatorContext, Output, StreamOperator } from './stream-operator.js';
 
@@ -9,7 +9,7 @@ const TTL_SWEEP_CHECK_EVERY = 1024;
 export const TTL_SWEEP_INTERVAL_MS = 10_000;
 
 export class KeyedProcessOperator implements StreamOperator {
-  private readonly backend: HeapKeyedStateBackend;
+  private readonly backend: KeyedStateBackend;
   private readonly processContext: KeyedProcessContext<unknown>;
   private recordsSinceSweepCheck = 0;
   private lastSweep: number;

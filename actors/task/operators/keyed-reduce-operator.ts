@@ -1,11 +1,11 @@
 /** reduce / sum on a keyed stream: emits the running result per record (Flink's StreamGroupedReduce). */
 import type { KeySelector, ReduceFunction } from '../../../api/datastream/functions.js';
-import type { HeapKeyedStateBackend } from '../../../state/heap/heap-keyed-state-backend.js';
+import type { KeyedStateBackend } from '../../../state/backend.js';
 import type { ValueState } from '../../../state/value-state.js';
 import type { OperatorContext, Output, StreamOperator } from './stream-operator.js';
 
 export class KeyedReduceOperator implements StreamOperator {
-  private readonly backend: HeapKeyedStateBackend;
+  private readonly backend: KeyedStateBackend;
   private readonly state: ValueState<unknown>;
 
   constructor(

@@ -2,12 +2,17 @@ import type { Sink, SinkWriter } from '../../../api/datastream/sink.js';
 import type { OperatorContext, StreamOperator } from './stream-operator.js';
 
 export class SinkOperator implements StreamOperator {
-  private readonly writer: SinkWriter<unknown>;
+  readonly writer: SinkWriter<unknown>;
   constructor(sink: Sink<unknown>, ctx: OperatorContext) {
+    const restored = ctx.restoredOperatorState;
     this.writer = sink.createWriter({
       subtaskIndex: ctx.subtaskIndex,
       parallelism: ctx.parallelism,
       operatorName: ctx.operatorName,
+      attempt: ctx.attempt,
+      jobId: ctx.jobId,
+      checkpointing: ctx.checkpointing,
+      ...(restored !== undefined ? { restoredState: restored } : {}),
       collect: (records) => ctx.collect(records),
     });
   }

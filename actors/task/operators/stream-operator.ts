@@ -1,6 +1,6 @@
 /** The one interface every built-in operator implements (Arroyo's / Flink's StreamOperator). */
 import type { JobId } from '../../../core/ids.js';
-import type { HeapKeyedStateBackend } from '../../../state/heap/heap-keyed-state-backend.js';
+import type { KeyedStateBackend } from '../../../state/backend.js';
 
 export interface Output {
   collect(value: unknown): void;
@@ -12,8 +12,14 @@ export interface OperatorContext {
   readonly subtaskIndex: number;
   readonly parallelism: number;
   readonly maxParallelism: number;
+  /** 0 at first, +1 per job restart. */
+  readonly attempt: number;
+  /** The job takes checkpoints. */
+  readonly checkpointing: boolean;
+  /** This operator's restored operator list state (sources, sinks); undefined on a fresh start. */
+  readonly restoredOperatorState: readonly unknown[] | undefined;
   /** The subtask's keyed state backend (created on first use). */
-  keyedStateBackend(): HeapKeyedStateBackend;
+  keyedStateBackend(): KeyedStateBackend;
   /** Hands records to the JobMaster for collection by a client. */
   collect(records: unknown[]): void;
 }

@@ -47,6 +47,9 @@ export const ERROR_CATALOG = {
   TROUPE_CHECKPOINT_NOT_FOUND: { status: 404, domain: 'user', retryable: false, description: 'No checkpoint or savepoint exists at the given path or id.' },
   TROUPE_CHECKPOINT_CONFLICT: { status: 409, domain: 'internal', retryable: false, description: 'A checkpoint file was written twice with different contents, or written after its checkpoint was finalized.' },
   TROUPE_CHECKPOINT_TOLERANCE_EXCEEDED: { status: 500, domain: 'internal', retryable: true, description: 'More consecutive checkpoints failed than the job tolerates.' },
+  TROUPE_CHECKPOINT_DECLINED: { status: 500, domain: 'internal', retryable: true, description: 'A task declined a checkpoint (it was not running, or taking its snapshot failed); the checkpoint is aborted and the next one is tried.' },
+  TROUPE_SAVEPOINT_INCOMPATIBLE: { status: 400, domain: 'user', retryable: false, description: 'A savepoint holds state for operators the job does not have (pass allowNonRestoredState to drop it), or its max parallelism differs from that of the job; the error names the savepoint metadata file.' },
+  TROUPE_SINK_FAILED: { status: 500, domain: 'external', retryable: true, description: 'A sink could not write, pre-commit, commit or recover a transaction (file system or database error).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -34,7 +34,8 @@ import { RecordEncoder } from './record-codec.js';
 export type NetworkEvent =
   | { readonly kind: 'end-of-partition' }
   | { readonly kind: 'watermark'; readonly timestamp: number }
-  | { readonly kind: 'checkpoint-barrier'; readonly checkpointId: number; readonly timestamp: number }
+  /** `savepoint`: the directory (absolute) the savepoint is written into; absent for checkpoints. */
+  | { readonly kind: 'checkpoint-barrier'; readonly checkpointId: number; readonly timestamp: number; readonly savepoint?: string }
   | { readonly kind: 'cancel-checkpoint'; readonly checkpointId: number };
 
 export type QueueItem = { readonly records: unknown[] | Uint8Array; readonly event?: undefined } | { readonly records?: undefined; readonly event: NetworkEvent };

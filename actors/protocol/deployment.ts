@@ -2,6 +2,38 @@
 import type { ExecutionAttemptId, JobId } from '../../core/ids.js';
 import type { JobVertex, NetworkConfig, PartitionerKind } from '../../core/job-graph.js';
 import type { OperatorId } from '../../core/ids.js';
+import type { CheckpointingMode } from '../network/barrier-aligner.js';
+import type { StateBackendConfig } from '../../state/backend.js';
+import type { KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
+
+/** How a task takes part in checkpoints. */
+export interface TaskCheckpointing {
+  readonly mode: CheckpointingMode;
+  /** Root directory of the checkpoint storage (every host sees it). */
+  readonly storage: string;
+  /** The JobMaster's epoch for this attempt of the job: writers of older epochs are fenced. */
+  readonly epoch: number;
+}
+
+/** One operator's share of a restored checkpoint, for one subtask. */
+export interface OperatorRestore {
+  /** Keyed state handles of the old subtasks whose key groups overlap this subtask's. */
+  readonly keyed?: readonly KeyedStateHandle[];
+  /** Operator list state (source splits, sink transactions), redistributed for this subtask. */
+  readonly operatorState?: readonly unknown[];
+}
+
+/** Where a task restores from: a completed checkpoint or a savepoint. */
+export interface TaskRestore {
+  readonly checkpointId: number;
+  /** Root directory of the store holding the files, and the files' base inside it. */
+  readonly root: string;
+  readonly base: string;
+  /** The job that wrote the files (a savepoint may come from another job). */
+  readonly jobId: string;
+  /** By operator id (uid). */
+  readonly operators: Readonly<Record<string, OperatorRestore>>;
+}
 
 export interface InputGateDescriptor {
   readonly edge: string;
@@ -30,6 +62,10 @@ export interface TaskDeploymentDescriptor {
   readonly network: NetworkConfig;
   readonly inputs: readonly InputGateDescriptor[];
   readonly outputs: readonly ResultPartitionDescriptor[];
+  /** Default: heap, full checkpoints. */
+  readonly stateBackend?: StateBackendConfig;
+  readonly checkpointing?: TaskCheckpointing;
+  readonly restore?: TaskRestore;
   /** Endpoint of every producer and consumer attempt this task talks to (filled at deployment). */
   readonly locations: Readonly<Record<string, string>>;
 }

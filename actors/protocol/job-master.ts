@@ -3,6 +3,19 @@ import type { ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId, TaskExecutorId } from '../../core/ids.js';
 import type { Handle } from '../runtime/handle.js';
 import type { ExecutionState, JobStatusReport, TaskMetrics } from './job-status.js';
+import type { KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
+
+/** What one subtask acknowledges for a checkpoint: its operators' state, by operator id. */
+export interface TaskStateSnapshot {
+  readonly vertex: string;
+  readonly subtask: number;
+  readonly operators: Readonly<Record<string, OperatorSubtaskState>>;
+}
+
+export interface OperatorSubtaskState {
+  readonly keyed?: KeyedStateHandle;
+  readonly operatorState?: readonly unknown[];
+}
 
 export type JobMasterTell =
   | { readonly type: 'schedule' }
@@ -15,7 +28,11 @@ export type JobMasterTell =
     }
   | { readonly type: 'collect'; readonly operatorId: string; readonly records: unknown[] }
   | { readonly type: 'task-executor-lost'; readonly taskExecutor: TaskExecutorId; readonly error: ErrorRecord }
-  | { readonly type: 'cancel-timeout' };
+  | { readonly type: 'cancel-timeout' }
+  | { readonly type: 'acknowledge-checkpoint'; readonly checkpointId: number; readonly attemptId: ExecutionAttemptId; readonly state: TaskStateSnapshot }
+  | { readonly type: 'decline-checkpoint'; readonly checkpointId: number; readonly attemptId: ExecutionAttemptId; readonly reason: ErrorRecord }
+  | { readonly type: 'checkpoint-tick' }
+  | { readonly type: 'restart' };
 
 export type JobMasterAsk =
   | { readonly type: 'status' }

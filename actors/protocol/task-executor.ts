@@ -8,6 +8,8 @@ export type TaskExecutorTell =
   | { readonly type: 'register' }
   | { readonly type: 'start-task'; readonly attemptId: ExecutionAttemptId }
   | { readonly type: 'cancel-task'; readonly attemptId: ExecutionAttemptId }
+  | { readonly type: 'trigger-checkpoint'; readonly attemptId: ExecutionAttemptId; readonly checkpointId: number; readonly timestamp: number; readonly savepoint?: string }
+  | { readonly type: 'notify-checkpoint'; readonly attempts: readonly ExecutionAttemptId[]; readonly checkpointId: number; readonly outcome: 'complete' | 'aborted' }
   | { readonly type: 'heartbeat-request'; readonly sentAt: number }
   | { readonly type: 'heartbeat-check' }
   | { readonly type: 'shutdown' };

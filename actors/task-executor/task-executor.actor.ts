@@ -75,6 +75,13 @@ export class TaskExecutorActor extends ActorShell<TaskExecutorParams, TaskExecut
     shutdown: () => this.shutdown('told to shut down by the ResourceManager'),
     'start-task': (m) => this.tasks.get(m.attemptId)?.handle.tell({ type: 'start' }),
     'cancel-task': (m) => this.tasks.get(m.attemptId)?.handle.tell({ type: 'cancel' }),
+    'trigger-checkpoint': (m) => {
+      const task = this.tasks.get(m.attemptId);
+      if (task !== undefined) task.handle.tell({ type: 'trigger-checkpoint', checkpointId: m.checkpointId, timestamp: m.timestamp, ...(m.savepoint !== undefined ? { savepoint: m.savepoint } : {}) });
+    },
+    'notify-checkpoint': (m) => {
+      for (const a of m.attempts) this.tasks.get(a)?.handle.tell({ type: 'notify-checkpoint', checkpointId: m.checkpointId, outcome: m.outcome });
+    },
   };
 
   protected readonly asks: AskHandlers<TaskExecutorAsk, TaskExecutorReplies> = {

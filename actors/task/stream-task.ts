@@ -12,6 +12,13 @@
  *  4. The task finishes only after every input channel delivered end-of-partition, the chain ended
  *     its input, and every partition sent end-of-partition downstream.
  *  5. Any error ends the task as failed exactly once; later messages are ignored.
+ *  6. Checkpoints (when the job takes them): a source snapshots when triggered, between two
+ *     batches; any other task hands the barriers of its channels to a BarrierHandler in input order
+ *     and snapshots when it says so. While exactly-once alignment blocks a channel, the items that
+ *     channel delivers wait in its own queue (holding their credit, so the producer is backpressured)
+ *     and go back to the front of the input, in order, when the channel is released.
+ *  7. A keyed backend that keeps state outside memory gets the keys of a buffer prefetched before
+ *     the buffer's first record is processed.
  */
 import type { Clock } from '../../core/clock.js';
 import { Fifo } from '../../core/fifo.js';
@@ -20,8 +27,14 @@ import type { ExecutionAttemptId } from '../../core/ids.js';
 import type { OperatorSpec } from '../../core/job-graph.js';
 import type { Collector } from '../../api/datastream/functions.js';
 import type { SourceReader } from '../../api/datastream/source.js';
-import { HeapKeyedStateBackend } from '../../state/heap/heap-keyed-state-backend.js';
+import type { KeyedStateBackend } from '../../state/backend.js';
+import { createKeyedStateBackend, HEAP_FULL } from '../../state/backend-factory.js';
+import type { CheckpointStore } from '../../state/checkpoint-storage/checkpoint-store.js';
 import { keyGroupRange } from '../../state/key-groups.js';
+import { createBarrierHandler, type BarrierEffect, type BarrierHandler } from '../network/barrier-aligner.js';
+import type { TaskStateSnapshot } from '../protocol/job-master.js';
+import { SinkOperator } from './operators/sink-operator.js';
+import { restoreKeyed, SubtaskCheckpointer, type SyncSnapshot } from './subtask-checkpointer.js';
 import { recordWriter, type RecordWriter } from '../network/channel-selector.js';
 import { InputGateCredits } from '../network/input-credits.js';
 import { ResultPartition, type NetworkEvent, type QueueItem } from '../network/result-partition.js';
@@ -47,7 +60,14 @@ export interface TaskEnvironment {
   setInterval(fn: () => void, ms: number): () => void;
   /** The task reached a terminal state. */
   terminated(state: 'finished' | 'failed' | 'canceled', error?: ErrorRecord): void;
+  /** Checkpointing: this task's snapshot of checkpoint n is durable. */
+  acknowledge?(checkpointId: number, state: TaskStateSnapshot): void;
+  decline?(checkpointId: number, reason: ErrorRecord): void;
+  /** Opens the checkpoint store rooted at a directory (default: the file system). */
+  openStore?(root: string): CheckpointStore;
 }
+
+const KEYED_KINDS: readonly string[] = ['keyed-process', 'reduce'];
 
 interface Gate {
   readonly edge: string;
@@ -100,8 +120,19 @@ export class StreamTask {
   private stopFlusher: (() => void) | null = null;
   /** Input has ended; the run loop is over, the task waits for its outputs to drain. */
   private finishing = false;
-  private backend: HeapKeyedStateBackend | null = null;
+  private backend: KeyedStateBackend | null = null;
   private sourceOutput: Collector<unknown> | null = null;
+  private barriers: BarrierHandler | null = null;
+  /** Per input channel (all gates): items held back while alignment blocks the channel. */
+  private blocked: InputItem[][] = [];
+  /** Savepoint directories of barriers seen, by checkpoint id. */
+  private readonly savepointOf = new Map<number, string>();
+  private checkpointer: SubtaskCheckpointer | null = null;
+  /** The keyed operator at the head of the chain: its key selector drives prefetching. */
+  private prefetchKeys: ((value: unknown) => unknown) | null = null;
+  private prefetching = false;
+  /** Sink commits and aborts run one after the other. */
+  private notifications: Promise<void> = Promise.resolve();
 
   constructor(
     readonly tdd: TaskDeploymentDescriptor,
@@ -151,10 +182,31 @@ export class StreamTask {
       }
       writers.set(o.edge, recordWriter(partition, o.partitioner, keySelector, tdd.maxParallelism));
     }
+    const keyedOp = tdd.vertex.operators.find((op) => KEYED_KINDS.includes(op.kind));
+    if (keyedOp !== undefined) {
+      const range = keyGroupRange(tdd.maxParallelism, tdd.vertex.parallelism, tdd.subtask);
+      this.backend = await createKeyedStateBackend(tdd.stateBackend ?? HEAP_FULL, tdd.maxParallelism, range, `${tdd.jobId}-${keyedOp.id}-${tdd.subtask}-${tdd.attempt}`);
+      const handles = tdd.restore?.operators[keyedOp.id]?.keyed;
+      if (handles !== undefined && handles.length > 0) await restoreKeyed(tdd.restore!, handles, this.backend, this.env.openStore);
+      if (this.backend.kind !== 'heap' && tdd.vertex.operators[0] === keyedOp) this.prefetchKeys = keySelectorOf(this.userCode.get(keyedOp.id)) ?? null;
+    }
+    if (tdd.checkpointing !== undefined) {
+      const env = this.env;
+      this.checkpointer = new SubtaskCheckpointer(tdd, tdd.checkpointing, tdd.stateBackend ?? HEAP_FULL, {
+        acknowledge: (id, state) => env.acknowledge?.(id, state),
+        decline: (id, reason) => env.decline?.(id, reason),
+        ...(env.openStore !== undefined ? { openStore: (root: string) => env.openStore!(root) } : {}),
+      });
+      if (this.openChannels > 0) {
+        this.barriers = createBarrierHandler(tdd.checkpointing.mode, this.openChannels);
+        this.blocked = Array.from({ length: this.openChannels }, () => []);
+      }
+    }
     this.chain = new OperatorChain(tdd.vertex, this.userCode, writers, (spec) => this.operatorContext(spec));
     await this.chain.open();
     if (this.chain.source !== null) {
-      this.reader = this.chain.source.source.createReader({ subtaskIndex: tdd.subtask, parallelism: tdd.vertex.parallelism });
+      const restored = tdd.restore?.operators[tdd.vertex.operators[0]!.id]?.operatorState;
+      this.reader = this.chain.source.source.createReader({ subtaskIndex: tdd.subtask, parallelism: tdd.vertex.parallelism, ...(restored !== undefined ? { restoredState: restored } : {}) });
       this.sourceOutput = this.chain.source.output;
       try {
         await this.reader.open?.();
@@ -272,7 +324,7 @@ export class StreamTask {
 
   private readonly loop = (): void => {
     this.scheduled = false;
-    if (this.finishing || this.state !== 'running') return;
+    if (this.finishing || this.state !== 'running' || this.prefetching) return;
     const start = this.env.clock.monotonic();
     this.endWait(start);
     try {
@@ -321,6 +373,13 @@ export class StreamTask {
       if (records === null) {
         const item = this.input.shift();
         if (item === undefined) return this.beginWait('idle');
+        if (this.barriers !== null) {
+          const channel = item.gate.firstChannel + item.channel;
+          if (this.barriers.isBlocked(channel)) {
+            this.blocked[channel]!.push(item);
+            continue;
+          }
+        }
         if (item.records === null) {
           if (this.onEvent(item)) return this.endOfInput();
           continue;
@@ -328,6 +387,7 @@ export class StreamTask {
         records = this.current = item.records;
         this.currentItem = item;
         this.pos = 0;
+        if (this.prefetchKeys !== null && this.prefetch(records)) return;
       }
       const n = records.length;
       while (this.pos < n) {
@@ -354,6 +414,7 @@ export class StreamTask {
         if (gate.ended[channel]) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel} ended twice`);
         gate.ended[channel] = true;
         this.openChannels--;
+        if (this.barriers !== null) this.applyBarrierEffects(this.barriers.onEndOfPartition(gate.firstChannel + channel));
         const advanced = this.valve.onChannelEnded(gate.firstChannel + channel);
         if (advanced !== null && this.openChannels > 0) this.forwardWatermark(advanced);
         return this.openChannels === 0;
@@ -364,11 +425,158 @@ export class StreamTask {
         return false;
       }
       case 'checkpoint-barrier':
-      case 'cancel-checkpoint':
-        throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: ${event.kind} ${event.checkpointId} arrived, but checkpointing is not enabled for this job`);
+      case 'cancel-checkpoint': {
+        if (this.barriers === null) {
+          throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: ${event.kind} ${event.checkpointId} arrived, but checkpointing is not enabled for this job`);
+        }
+        const c = gate.firstChannel + channel;
+        if (event.kind === 'checkpoint-barrier') {
+          if (event.savepoint !== undefined) this.savepointOf.set(event.checkpointId, event.savepoint);
+          this.applyBarrierEffects(this.barriers.onBarrier(c, event.checkpointId, event.timestamp));
+        } else {
+          this.applyBarrierEffects(this.barriers.onCancel(c, event.checkpointId));
+        }
+        return false;
+      }
       default:
         throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', `edge ${gate.edge} channel ${channel}: unknown event ${String((event as { kind?: unknown }).kind)}`);
     }
+  }
+
+  // ---- checkpoints ----
+
+  /** A source is told to take checkpoint n (invariant 6). */
+  triggerCheckpoint(checkpointId: number, timestamp: number, savepoint?: string): void {
+    if (this.checkpointer === null) {
+      this.env.decline?.(checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} does not take checkpoints` });
+      return;
+    }
+    if (this.state !== 'running' || this.finishing || this.reader === null) {
+      this.env.decline?.(checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} is ${this.finishing ? 'finishing' : this.state}${this.reader === null ? ' (not a source)' : ''}` });
+      return;
+    }
+    try {
+      this.takeSnapshot(checkpointId, timestamp, savepoint);
+      this.sendOutputs();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The JobMaster announces the outcome of checkpoint n: sinks commit (or keep) their transactions. */
+  notifyCheckpoint(checkpointId: number, outcome: 'complete' | 'aborted'): void {
+    if (this.isTerminal() && this.state !== 'finished') return;
+    this.checkpointer?.onOutcome(checkpointId, outcome);
+    const writers = this.sinkWriters();
+    if (writers.length === 0) return;
+    this.notifications = this.notifications.then(async () => {
+      for (const { name, writer } of writers) {
+        try {
+          if (outcome === 'complete') await writer.notifyCheckpointComplete?.(checkpointId);
+          else await writer.notifyCheckpointAborted?.(checkpointId);
+        } catch (error) {
+          this.fail(new OperatorFailure(name, error));
+          return;
+        }
+      }
+    });
+  }
+
+  private applyBarrierEffects(effects: readonly BarrierEffect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'block':
+          break;
+        case 'release': {
+          const released: InputItem[] = [];
+          for (const c of e.channels) {
+            released.push(...this.blocked[c]!);
+            this.blocked[c] = [];
+          }
+          if (released.length > 0) {
+            let rest = this.input.shift();
+            while (rest !== undefined) {
+              released.push(rest);
+              rest = this.input.shift();
+            }
+            for (const item of released) this.input.push(item);
+          }
+          break;
+        }
+        case 'trigger-snapshot': {
+          const savepoint = this.savepointOf.get(e.checkpointId);
+          this.savepointOf.delete(e.checkpointId);
+          this.takeSnapshot(e.checkpointId, e.timestamp, savepoint);
+          break;
+        }
+        case 'abort':
+          this.savepointOf.delete(e.checkpointId);
+          if (e.reason !== 'external') {
+            this.env.decline?.(e.checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} gave up checkpoint ${e.checkpointId}: ${e.reason}` });
+          }
+          for (const p of this.partitions) p.broadcastEvent({ kind: 'cancel-checkpoint', checkpointId: e.checkpointId });
+          break;
+      }
+    }
+  }
+
+  /** The synchronous part of a snapshot, then the barrier goes downstream (invariant 1 of subtask-checkpointer.ts). */
+  private takeSnapshot(checkpointId: number, timestamp: number, savepoint: string | undefined): void {
+    const checkpointer = this.checkpointer!;
+    const ops = this.tdd.vertex.operators;
+    let keyed: SyncSnapshot['keyed'] = null;
+    if (this.backend !== null) {
+      const op = ops.find((o) => KEYED_KINDS.includes(o.kind))!;
+      keyed = { operatorId: op.id, capture: checkpointer.capture(this.backend, checkpointId, savepoint) };
+    }
+    const operatorState: Array<SyncSnapshot['operatorState'][number]> = [];
+    if (this.reader?.snapshotState !== undefined) {
+      try {
+        operatorState.push({ operatorId: ops[0]!.id, state: this.reader.snapshotState(checkpointId) });
+      } catch (error) {
+        throw new OperatorFailure(ops[0]!.name, error);
+      }
+    }
+    for (const { id, name, writer } of this.sinkWriters()) {
+      if (writer.snapshotState === undefined) continue;
+      let state: Promise<readonly unknown[]>;
+      try {
+        state = writer.snapshotState(checkpointId);
+      } catch (error) {
+        throw new OperatorFailure(name, error);
+      }
+      state.catch(() => undefined); // the checkpointer reports it as a decline
+      operatorState.push({ operatorId: id, state });
+    }
+    for (const p of this.partitions) p.broadcastEvent({ kind: 'checkpoint-barrier', checkpointId, timestamp, ...(savepoint !== undefined ? { savepoint } : {}) });
+    checkpointer.complete(checkpointId, savepoint, { keyed, operatorState });
+  }
+
+  private sinkWriters(): Array<{ id: string; name: string; writer: SinkOperator['writer'] }> {
+    const out: Array<{ id: string; name: string; writer: SinkOperator['writer'] }> = [];
+    this.chain?.operators.forEach((op, i) => {
+      if (op instanceof SinkOperator) out.push({ id: this.tdd.vertex.operators[i]!.id, name: this.tdd.vertex.operators[i]!.name, writer: op.writer });
+    });
+    return out;
+  }
+
+  /** Starts loading the keys of a buffer; true when the loop must wait for it (invariant 7). */
+  private prefetch(records: readonly unknown[]): boolean {
+    const select = this.prefetchKeys!;
+    const keys: unknown[] = new Array<unknown>(records.length);
+    for (let i = 0; i < records.length; i++) keys[i] = select(records[i]);
+    const loading = this.backend!.prefetch(keys);
+    if (loading === undefined) return false;
+    this.prefetching = true;
+    this.beginWait('idle');
+    loading.then(
+      () => {
+        this.prefetching = false;
+        this.wake();
+      },
+      (error: unknown) => this.fail(error),
+    );
+    return true;
   }
 
   private forwardWatermark(timestamp: number): void {
@@ -481,17 +689,29 @@ export class StreamTask {
       } catch {
         /* the task already failed or was cancelled; closing is best effort */
       }
+      await this.notifications;
+      await this.checkpointer?.close();
       try {
         await this.chain?.close();
       } catch (closeError) {
         if (state === 'finished') {
           this.state = 'failed';
+          await this.disposeBackend();
           return this.env.terminated('failed', closeError instanceof OperatorFailure ? operatorFailureRecord(closeError) : toErrorRecord(closeError));
         }
       }
+      await this.disposeBackend();
       this.env.terminated(state, error);
     })();
     closing.catch((e: unknown) => console.error('[troupe] task termination failed', e));
+  }
+
+  private async disposeBackend(): Promise<void> {
+    try {
+      await this.backend?.dispose();
+    } catch (error) {
+      console.error(`[troupe] task ${this.tdd.attemptId}: disposing its keyed state backend failed`, error);
+    }
   }
 
   private operatorContext(spec: OperatorSpec): OperatorContext {
@@ -502,8 +722,13 @@ export class StreamTask {
       subtaskIndex: tdd.subtask,
       parallelism: tdd.vertex.parallelism,
       maxParallelism: tdd.maxParallelism,
-      keyedStateBackend: () =>
-        (this.backend ??= new HeapKeyedStateBackend(tdd.maxParallelism, keyGroupRange(tdd.maxParallelism, tdd.vertex.parallelism, tdd.subtask))),
+      attempt: tdd.attempt,
+      checkpointing: tdd.checkpointing !== undefined,
+      restoredOperatorState: tdd.restore?.operators[spec.id]?.operatorState,
+      keyedStateBackend: () => {
+        if (this.backend === null) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `operator ${spec.name} (${spec.kind}) asked for keyed state, but its vertex has no keyed operator`);
+        return this.backend;
+      },
       collect: (records) => this.env.collect(spec.id, records),
     };
   }

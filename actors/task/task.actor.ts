@@ -39,6 +39,8 @@ export class TaskActor extends ActorShell<TaskParams, TaskTell, TaskAsk, TaskRep
           ...(error !== undefined ? { error } : {}),
           metrics: this.task.metrics(),
         }),
+      acknowledge: (checkpointId, state) => jobMaster.tell({ type: 'acknowledge-checkpoint', checkpointId, attemptId: tdd.attemptId, state }),
+      decline: (checkpointId, reason) => jobMaster.tell({ type: 'decline-checkpoint', checkpointId, attemptId: tdd.attemptId, reason }),
     });
   }
 
@@ -48,6 +50,8 @@ export class TaskActor extends ActorShell<TaskParams, TaskTell, TaskAsk, TaskRep
     credit: (m) => this.task.onData(m),
     start: () => this.task.start(),
     cancel: () => this.task.cancel(),
+    'trigger-checkpoint': (m) => this.task.triggerCheckpoint(m.checkpointId, m.timestamp, m.savepoint),
+    'notify-checkpoint': (m) => this.task.notifyCheckpoint(m.checkpointId, m.outcome),
   };
 
   protected readonly asks: AskHandlers<TaskAsk, TaskReplies> = {

@@ -73,7 +73,7 @@ function messageProblem(m: Record<string, unknown>): string | null {
         case 'watermark':
           return typeof e.timestamp === 'number' ? null : 'bad watermark';
         case 'checkpoint-barrier':
-          return isCount(e.checkpointId) && typeof e.timestamp === 'number' ? null : 'bad checkpoint barrier';
+          return isCount(e.checkpointId) && typeof e.timestamp === 'number' && (e.savepoint === undefined || typeof e.savepoint === 'string') ? null : 'bad checkpoint barrier';
         case 'cancel-checkpoint':
           return isCount(e.checkpointId) ? null : 'bad cancel-checkpoint';
         default:

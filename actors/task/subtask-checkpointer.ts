@@ -1,0 +1,141 @@
+/**
+ * The checkpoint side of one subtask (Flink's SubtaskCheckpointCoordinator): takes the synchronous
+ * part of a snapshot when the task asks (at a barrier, or at a source's trigger), uploads in the
+ * background while the task goes on processing, and acknowledges or declines to the JobMaster.
+ *
+ * Invariants:
+ *  1. The synchronous part runs inside the task's turn, between two records: keyed state is captured
+ *     (state/backend.ts, contract 2), source positions are read, sinks seal their transaction; only
+ *     then is the barrier forwarded. Later records change nothing in this snapshot.
+ *  2. Uploads run one after the other in checkpoint order, so an incremental snapshot always builds
+ *     on the handle of the capture just before it.
+ *  3. Every checkpoint the task takes part in ends in exactly one ack or one decline.
+ *  4. An incremental capture builds on the previous checkpoint's pieces only while that chain is
+ *     sound: after a savepoint (its capture reset change tracking but its files live elsewhere), a
+ *     failed upload, or an aborted checkpoint this task captured, the next capture is full.
+ */
+import { dirname, basename } from 'node:path';
+import { toErrorRecord, TroupeError, type ErrorRecord } from '../../core/errors.js';
+import type { KeyedStateBackend, KeyedStateCapture, StateBackendConfig } from '../../state/backend.js';
+import { FsCheckpointStore } from '../../state/checkpoint-storage/fs-checkpoint-store.js';
+import { JobCheckpointStorage } from '../../state/checkpoint-storage/job-checkpoint-storage.js';
+import type { CheckpointWriter } from '../../state/checkpoint-storage/checkpoint-writer.js';
+import type { CheckpointStore } from '../../state/checkpoint-storage/checkpoint-store.js';
+import { CheckpointReader } from '../../state/checkpoint-storage/checkpoint-reader.js';
+import { needsFull, restoreKeyedState, writeKeyedSnapshot, type KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
+import type { OperatorSubtaskState, TaskStateSnapshot } from '../protocol/job-master.js';
+import type { TaskCheckpointing, TaskDeploymentDescriptor, TaskRestore } from '../protocol/deployment.js';
+
+export const DEFAULT_MATERIALIZE_EVERY = 10;
+
+/** What the task captured synchronously for one checkpoint. */
+export interface SyncSnapshot {
+  readonly keyed: { readonly operatorId: string; readonly capture: KeyedStateCapture } | null;
+  /** Operator list state by operator id: ready (sources) or finishing a pre-commit (sinks). */
+  readonly operatorState: ReadonlyArray<{ readonly operatorId: string; readonly state: readonly unknown[] | Promise<readonly unknown[]> }>;
+}
+
+export interface CheckpointerEnv {
+  acknowledge(checkpointId: number, state: TaskStateSnapshot): void;
+  decline(checkpointId: number, reason: ErrorRecord): void;
+  /** Opens the store rooted at a directory (default: the file system). */
+  openStore?(root: string): CheckpointStore;
+}
+
+export class SubtaskCheckpointer {
+  private storage: JobCheckpointStorage | null = null;
+  private previous: KeyedStateHandle | null = null;
+  private forceFull = false;
+  private uploads: Promise<void> = Promise.resolve();
+  /** Checkpoints captured incrementally whose outcome is unknown. */
+  private readonly incrementalPending = new Set<number>();
+  private closed = false;
+
+  constructor(
+    private readonly tdd: TaskDeploymentDescriptor,
+    private readonly config: TaskCheckpointing,
+    private readonly backendConfig: StateBackendConfig,
+    private readonly env: CheckpointerEnv,
+  ) {}
+
+  /** Whether the next checkpoint's keyed capture must be full (invariant 4). */
+  wantsFull(savepoint: string | undefined): boolean {
+    if (savepoint !== undefined || this.forceFull) return true;
+    return needsFull(this.previous, { incremental: this.backendConfig.incremental, materializeEvery: this.backendConfig.materializeEvery ?? DEFAULT_MATERIALIZE_EVERY });
+  }
+
+  /** Captures keyed state for checkpoint n (sync), choosing full or incremental. */
+  capture(backend: KeyedStateBackend, checkpointId: number, savepoint: string | undefined): KeyedStateCapture {
+    const full = this.wantsFull(savepoint);
+    const capture = backend.capture(full);
+    if (savepoint !== undefined) this.forceFull = true; // the savepoint's capture reset change tracking
+    else {
+      this.forceFull = false;
+      if (!full) this.incrementalPending.add(checkpointId);
+    }
+    return capture;
+  }
+
+  /** Uploads what was captured and acks, after the uploads of earlier checkpoints (invariant 2). */
+  complete(checkpointId: number, savepoint: string | undefined, snapshot: SyncSnapshot): void {
+    const run = async (): Promise<void> => {
+      if (this.closed) throw new TroupeError('TROUPE_CHECKPOINT_DECLINED', `task ${this.tdd.attemptId} is shutting down`);
+      const operators: Record<string, OperatorSubtaskState> = {};
+      if (snapshot.keyed !== null) {
+        const writer = this.writer(checkpointId, savepoint);
+        const isSavepoint = savepoint !== undefined;
+        const previous = isSavepoint || snapshot.keyed.capture.full ? null : this.previous;
+        const handle = await writeKeyedSnapshot(writer, snapshot.keyed.capture, previous, { operatorId: snapshot.keyed.operatorId, subtask: this.tdd.subtask, checkpointId });
+        if (!isSavepoint) this.previous = handle;
+        operators[snapshot.keyed.operatorId] = { keyed: handle };
+      }
+      for (const { operatorId, state } of snapshot.operatorState) {
+        const list = await state;
+        operators[operatorId] = { ...operators[operatorId], operatorState: [...list] };
+      }
+      return this.env.acknowledge(checkpointId, { vertex: this.tdd.vertex.id, subtask: this.tdd.subtask, operators });
+    };
+    this.uploads = this.uploads.then(run).catch((error: unknown) => {
+      snapshot.keyed?.capture.release();
+      if (savepoint === undefined) this.forceFull = true;
+      const cause = toErrorRecord(error, 'TROUPE_CHECKPOINT_DECLINED');
+      this.env.decline(checkpointId, {
+        code: 'TROUPE_CHECKPOINT_DECLINED',
+        message: `task ${this.tdd.attemptId} declined ${savepoint === undefined ? 'checkpoint' : 'savepoint'} ${checkpointId}: ${cause.message}`,
+        cause: { name: cause.code, message: cause.message },
+        ...(cause.details !== undefined ? { details: cause.details } : {}),
+      });
+    });
+  }
+
+  /** A checkpoint this task took part in ended. */
+  onOutcome(checkpointId: number, outcome: 'complete' | 'aborted'): void {
+    if (outcome === 'aborted' && this.incrementalPending.has(checkpointId)) this.forceFull = true;
+    for (const id of this.incrementalPending) if (id <= checkpointId) this.incrementalPending.delete(id);
+  }
+
+  /** Waits for running uploads; later checkpoints are declined. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.uploads;
+  }
+
+  private jobStorage(): JobCheckpointStorage {
+    return (this.storage ??= new JobCheckpointStorage(this.openStore(this.config.storage), this.tdd.jobId));
+  }
+
+  private openStore(root: string): CheckpointStore {
+    return this.env.openStore?.(root) ?? new FsCheckpointStore(root);
+  }
+
+  private writer(checkpointId: number, savepoint: string | undefined): CheckpointWriter {
+    if (savepoint === undefined) return this.jobStorage().writer(checkpointId, this.config.epoch);
+    return this.jobStorage().savepointWriter(this.openStore(dirname(savepoint)), basename(savepoint), checkpointId, this.config.epoch);
+  }
+}
+
+/** Restores a keyed backend from the handles of a TaskRestore (before the operators open). */
+export async function restoreKeyed(restore: TaskRestore, handles: readonly KeyedStateHandle[], backend: KeyedStateBackend, openStore?: (root: string) => CheckpointStore): Promise<number> {
+  const store = openStore?.(restore.root) ?? new FsCheckpointStore(restore.root);
+  return restoreKeyedState(new CheckpointReader(store, restore.base, restore.jobId), handles, backend);
+}

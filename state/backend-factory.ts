@@ -1,0 +1,17 @@
+/** Creates the keyed state backend a job configured (state/backend.ts) for one subtask. */
+import { TroupeError } from '../core/errors.js';
+import type { KeyedStateBackend, StateBackendConfig } from './backend.js';
+import { HeapKeyedStateBackend } from './heap/heap-keyed-state-backend.js';
+import type { KeyGroupRange } from './key-groups.js';
+
+export const HEAP_FULL: StateBackendConfig = Object.freeze({ kind: 'heap', incremental: false });
+
+/** `name` identifies the subtask's files (sqlite: the database file). */
+export async function createKeyedStateBackend(config: StateBackendConfig, maxParallelism: number, range: KeyGroupRange, name: string): Promise<KeyedStateBackend> {
+  switch (config.kind) {
+    case 'heap':
+      return new HeapKeyedStateBackend(maxParallelism, range);
+    default:
+      throw new TroupeError('TROUPE_INVALID_ARGUMENT', `unknown state backend '${String((config as { kind?: unknown }).kind)}' (heap or sqlite) for ${name}`);
+  }
+}

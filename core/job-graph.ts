@@ -10,6 +10,27 @@
  *  4. Operator ids are unique within a job.
  */
 import type { JobId, OperatorId, VertexId } from './ids.js';
+import type { CheckpointConfig } from '../actors/job-master/checkpoint-coordinator.js';
+import type { RestartStrategyConfig } from '../actors/job-master/restart-strategy.js';
+import type { StateBackendConfig } from '../state/backend.js';
+
+/** Checkpointing of a job: `periodic` false means savepoints only (no interval was set). */
+export interface JobCheckpointing {
+  readonly periodic: boolean;
+  readonly config: CheckpointConfig;
+  /** Root directory of the checkpoint storage; every host must see it (a shared file system). */
+  readonly storage: string;
+  /** Where savepoints go when `troupe savepoint` names no directory. */
+  readonly savepoints: string;
+}
+
+/** Start from a savepoint (or a retained checkpoint's directory). */
+export interface RestoreSettings {
+  /** Absolute path of the savepoint directory (or of a chk-<n> directory). */
+  readonly path: string;
+  /** Drop state of operators the job no longer has instead of refusing. */
+  readonly allowNonRestoredState: boolean;
+}
 
 export type PartitionerKind = 'forward' | 'rebalance' | 'hash' | 'broadcast';
 
@@ -82,6 +103,11 @@ export interface JobGraph {
   readonly network: NetworkConfig;
   readonly vertices: readonly JobVertex[];
   readonly edges: readonly JobEdge[];
+  readonly checkpointing?: JobCheckpointing;
+  readonly stateBackend?: StateBackendConfig;
+  /** Default: exponential-delay when periodic checkpoints are enabled, none otherwise. */
+  readonly restartStrategy?: RestartStrategyConfig;
+  readonly restore?: RestoreSettings;
 }
 
 export function inputEdges(graph: JobGraph, vertex: VertexId): JobEdge[] {

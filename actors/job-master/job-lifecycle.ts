@@ -26,6 +26,8 @@ export type LifecycleEvent =
   | { readonly type: 'deploy-failed'; readonly error: ErrorRecord }
   | { readonly type: 'task-state'; readonly attemptId: ExecutionAttemptId; readonly state: ExecutionState; readonly error?: ErrorRecord }
   | { readonly type: 'cancel' }
+  /** The job fails for a reason of its own (e.g. too many failed checkpoints). */
+  | { readonly type: 'fail'; readonly error: ErrorRecord }
   /** Tasks that did not confirm cancellation in time are given up on. */
   | { readonly type: 'cancel-timeout' };
 
@@ -57,6 +59,9 @@ export function step(state: LifecycleState, event: LifecycleEvent): { state: Lif
     case 'cancel':
       if (state.status === 'cancelling' || state.status === 'failing') return { state, effects: [] };
       return beginStop(state, 'cancelling', undefined);
+    case 'fail':
+      if (state.status === 'cancelling' || state.status === 'failing') return { state, effects: [] };
+      return beginStop(state, 'failing', event.error);
     case 'task-state': {
       const previous = state.executions[event.attemptId];
       if (previous === undefined || isTerminalTask(previous)) return { state, effects: [] };

@@ -4,6 +4,7 @@ import type { ExecutionAttemptId, TaskExecutorId } from '../../core/ids.js';
 import type { Handle } from '../runtime/handle.js';
 import type { ExecutionState, JobStatusReport, TaskMetrics } from './job-status.js';
 import type { KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
+import type { CheckpointRecord } from '../../state/metadata-store.js';
 
 /** What one subtask acknowledges for a checkpoint: its operators' state, by operator id. */
 export interface TaskStateSnapshot {
@@ -38,11 +39,23 @@ export type JobMasterAsk =
   | { readonly type: 'status' }
   | { readonly type: 'cancel' }
   | { readonly type: 'metrics' }
-  | { readonly type: 'collected'; readonly from: number };
+  | { readonly type: 'collected'; readonly from: number }
+  /** Resolves with the savepoint's directory once it completed; `stop` cancels the job after it. */
+  | { readonly type: 'trigger-savepoint'; readonly dir?: string; readonly stop: boolean }
+  | { readonly type: 'checkpoints' };
 export interface JobMasterReplies {
   status: JobStatusReport;
   cancel: true;
   metrics: TaskMetrics[];
   collected: { records: unknown[]; next: number };
+  'trigger-savepoint': string;
+  checkpoints: CheckpointsReport;
+}
+
+export interface CheckpointsReport {
+  readonly history: readonly CheckpointRecord[];
+  readonly pending: ReadonlyArray<{ readonly checkpointId: number; readonly kind: 'checkpoint' | 'savepoint' }>;
+  readonly retained: readonly number[];
+  readonly attempt: number;
 }
 export type JobMasterHandle = Handle<JobMasterTell, JobMasterAsk, JobMasterReplies>;

@@ -2,7 +2,8 @@
 import type { ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId, JobId } from '../../core/ids.js';
 
-export type JobStatus = 'created' | 'running' | 'failing' | 'cancelling' | 'finished' | 'failed' | 'cancelled';
+/** `restarting`: the tasks of a failed attempt stopped; the job waits out the restart delay. */
+export type JobStatus = 'created' | 'running' | 'failing' | 'cancelling' | 'restarting' | 'finished' | 'failed' | 'cancelled';
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['finished', 'failed', 'cancelled'];
 
 export type ExecutionState = 'created' | 'deploying' | 'running' | 'finished' | 'canceling' | 'canceled' | 'failed';

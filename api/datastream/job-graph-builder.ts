@@ -13,7 +13,9 @@
  */
 import { TroupeError } from '../../core/errors.js';
 import type { JobId, OperatorId, VertexId } from '../../core/ids.js';
-import type { JobEdge, JobGraph, JobVertex, NetworkConfig, OperatorSpec, PartitionerKind } from '../../core/job-graph.js';
+import type { JobCheckpointing, JobEdge, JobGraph, JobVertex, NetworkConfig, OperatorSpec, PartitionerKind, RestoreSettings } from '../../core/job-graph.js';
+import type { RestartStrategyConfig } from '../../actors/job-master/restart-strategy.js';
+import type { StateBackendConfig } from '../../state/backend.js';
 import type { JobUserCode, OperatorUserCode } from '../../actors/task/user-code.js';
 import { operatorIdOf, type OperatorTransformation, type Transformation } from './transformation.js';
 
@@ -23,6 +25,10 @@ export interface BuildOptions {
   readonly defaultParallelism: number;
   readonly maxParallelism: number;
   readonly network: NetworkConfig;
+  readonly checkpointing?: JobCheckpointing;
+  readonly stateBackend?: StateBackendConfig;
+  readonly restartStrategy?: RestartStrategyConfig;
+  readonly restore?: RestoreSettings;
 }
 
 interface StreamEdge {
@@ -174,6 +180,10 @@ export function buildJobGraph(sinks: readonly Transformation[], all: readonly Tr
       network: options.network,
       vertices,
       edges: jobEdges,
+      ...(options.checkpointing !== undefined ? { checkpointing: options.checkpointing } : {}),
+      ...(options.stateBackend !== undefined ? { stateBackend: options.stateBackend } : {}),
+      ...(options.restartStrategy !== undefined ? { restartStrategy: options.restartStrategy } : {}),
+      ...(options.restore !== undefined ? { restore: options.restore } : {}),
     },
     userCode,
   };

@@ -8,6 +8,7 @@
  * would stay silent exactly when other problems are being reported.
  */
 import Joi from 'joi';
+import { validateRestartStrategy } from '../../actors/job-master/restart-strategy.js';
 import type { NetworkConfig, OperatorKind, PartitionerKind } from '../../core/job-graph.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../../state/key-groups.js';
 
@@ -235,6 +236,39 @@ export const networkConfigSchema = Joi.object({
   maxRecordBytes: count(1).required(),
 } satisfies Record<keyof NetworkConfig, Joi.Schema>);
 
+const absolutePath = Joi.string()
+  .min(2)
+  .max(4096)
+  .pattern(/^\//)
+  .messages({ 'string.pattern.base': '{{#label}} must be an absolute path' });
+
+const checkpointingSchema = Joi.object({
+  periodic: Joi.boolean().required(),
+  config: Joi.object({
+    intervalMs: Joi.number().positive().max(2 ** 31 - 1).required(),
+    timeoutMs: Joi.number().positive().max(2 ** 31 - 1).required(),
+    minPauseMs: Joi.number().min(0).max(2 ** 31 - 1).required(),
+    maxConcurrent: count(1).required(),
+    tolerableFailures: count(0).required(),
+    mode: Joi.string().valid('exactly-once', 'at-least-once').required(),
+    retained: count(1).required(),
+  }).required(),
+  storage: absolutePath.required(),
+  savepoints: absolutePath.required(),
+});
+
+const stateBackendSchema = Joi.object({
+  kind: Joi.string().valid('heap', 'sqlite').required(),
+  incremental: Joi.boolean().required(),
+  materializeEvery: count(1),
+  sqlite: Joi.object({ dir: absolutePath, cacheEntries: count(1) }),
+});
+
+const restartStrategySchema = Joi.any().custom((value: unknown, helpers) => {
+  const problem = validateRestartStrategy(value);
+  return problem === undefined ? value : helpers.message({ custom: problem.message });
+});
+
 export const jobGraphSchema = Joi.object({
   jobId: jobId.required(),
   name: displayName.required(),
@@ -242,6 +276,10 @@ export const jobGraphSchema = Joi.object({
   network: networkConfigSchema.required(),
   vertices: Joi.array().items(vertex).min(1).required(),
   edges: Joi.array().items(edge).required(),
+  checkpointing: checkpointingSchema,
+  stateBackend: stateBackendSchema,
+  restartStrategy: restartStrategySchema,
+  restore: Joi.object({ path: absolutePath.required(), allowNonRestoredState: Joi.boolean().required() }),
 }).messages(GRAPH_MESSAGES);
 
 export function artifactSchema(bodyLimitBytes: number): Joi.ObjectSchema {

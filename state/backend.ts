@@ -63,6 +63,8 @@ export interface KeyedStateChanges {
 /** The result of `capture`: produce the changes, possibly reading asynchronously from a frozen view. */
 export interface KeyedStateCapture {
   readonly full: boolean;
+  /** The backend that captured (recorded in the snapshot handle); optional for compatibility. */
+  readonly backend?: StateBackendKind;
   materialize(): Promise<KeyedStateChanges>;
   /** Frees what the capture holds (a read transaction) when the snapshot is abandoned. Idempotent. */
   release(): void;

@@ -23,10 +23,17 @@
  *     encode the snapshot before user code runs again (user code may modify a value in place).
  *  5. Restoring a key group replaces its content entirely; key groups outside this backend's range
  *     are skipped, so a rescaled subtask can be handed every snapshot that intersects its range.
+ *  6. KeyedStateBackend (state/backend.ts, contracts 1-4): change tracking per state key starts at
+ *     the first capture; before it there is no baseline, so capture(false) answers with a full image
+ *     (capture.full is true) and writes pay nothing for tracking. A capture copies containers and
+ *     shares user values; until it is released, a read deep-copies an entry the capture may share
+ *     before handing it out (state-table.ts, invariant 5), so in-place changes cannot reach it.
+ *     Release the capture once its materialized changes are encoded (writeKeyedSnapshot does).
  */
 import { systemClock, type Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
 import { checkAggregatingDescriptor, type AggregatingState, type AggregatingStateDescriptor } from '../aggregating-state.js';
+import { KEYED_CHANGES_FORMAT, type KeyedStateBackend, type KeyedStateCapture, type KeyedStateChanges, type KeyedStateInfoLike, type KeyGroupChanges } from '../backend.js';
 import { keyGroupFor, keyOfStateKey, stateKeyOf, type KeyGroupRange, type StateKey } from '../key-groups.js';
 import type { ListState, ListStateDescriptor } from '../list-state.js';
 import type { MapState, MapStateDescriptor } from '../map-state.js';
@@ -35,6 +42,7 @@ import { checkDescriptor, requireFunction, type StateDescriptorBase, type StateK
 import { resolveTtl, sameTtl } from '../ttl.js';
 import type { ValueState, ValueStateDescriptor } from '../value-state.js';
 import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState } from './heap-state-handles.js';
+import { checkKeyedChanges, intersect } from '../snapshot/keyed-changes.js';
 import { copyStored, StateTable, type KeyCursor, type TableScope } from './state-table.js';
 
 export const KEYED_STATE_SNAPSHOT_FORMAT = 'troupe-heap-keyed/1';
@@ -80,7 +88,14 @@ interface CachedHandle {
   readonly handle: unknown;
 }
 
-export class HeapKeyedStateBackend {
+/** One state's entries to put into a key group: [state key, stored value] pairs. */
+interface StateUpserts {
+  readonly name: string;
+  readonly upserts: ReadonlyArray<readonly [StateKey, unknown]>;
+}
+
+export class HeapKeyedStateBackend implements KeyedStateBackend {
+  readonly kind = 'heap' as const;
   readonly clock: Clock;
   private currentKey: unknown = undefined;
   private readonly cursor: KeyCursor = { index: -1, keyGroup: -1, stateKey: '' };
@@ -89,6 +104,9 @@ export class HeapKeyedStateBackend {
   private readonly handles = new Map<string, CachedHandle>();
   private readonly dirty: Uint8Array;
   private readonly scope: TableScope;
+  /** Per-key change tracking is on (invariant 6). */
+  private tracking = false;
+  private disposed = false;
 
   constructor(
     readonly maxParallelism: number,
@@ -100,7 +118,7 @@ export class HeapKeyedStateBackend {
     }
     this.clock = options.clock ?? systemClock;
     this.dirty = new Uint8Array(range.end - range.start + 1);
-    this.scope = { cursor: this.cursor, clock: this.clock, dirty: this.dirty };
+    this.scope = { cursor: this.cursor, clock: this.clock, dirty: this.dirty, shield: 0 };
   }
 
   setCurrentKey(key: unknown): void {
@@ -195,6 +213,7 @@ export class HeapKeyedStateBackend {
 
   private createTable(info: KeyedStateInfo): StateTable {
     const table = new StateTable(info.name, info.kind, info.ttl, this.scope, this.dirty.length);
+    if (this.tracking) table.changed = this.noKeySets();
     this.tables.set(info.name, table);
     return table;
   }
@@ -311,17 +330,152 @@ export class HeapKeyedStateBackend {
       }
     }
     for (const info of infos.values()) if (!this.tables.has(info.name)) this.createTable(info);
-    for (const g of mine) {
-      const index = g.keyGroup - this.range.start;
-      for (const table of this.tables.values()) table.groups[index] = undefined;
-      for (const s of g.states) {
-        if (s.entries.length === 0) continue;
-        const table = this.tables.get(s.name)!;
-        table.groups[index] = new Map(s.entries.map(([k, v]) => [k, copyStored(table.kind, v)]));
-      }
-      this.dirty[index] = 1;
-    }
+    for (const g of mine) this.replaceGroup(g.keyGroup - this.range.start, g.states.map((s) => ({ name: s.name, upserts: s.entries })));
     return mine.length;
+  }
+
+  // ---- KeyedStateBackend: capture and restore (contracts 2-4 of state/backend.ts) ----
+
+  /** Heap state is always resident (contract 1). */
+  prefetch(_keys: Iterable<unknown>): undefined {
+    return undefined;
+  }
+
+  capture(full: boolean): KeyedStateCapture {
+    this.checkOpen();
+    const image = full || !this.tracking;
+    const changes: KeyedStateChanges = {
+      format: KEYED_CHANGES_FORMAT,
+      maxParallelism: this.maxParallelism,
+      range: { start: this.range.start, end: this.range.end },
+      full: image,
+      states: this.states(),
+      keyGroups: image ? this.imageGroups() : this.changedGroups(),
+    };
+    this.tracking = true;
+    for (const table of this.tables.values()) {
+      table.changed = this.noKeySets();
+      table.unshared = null;
+    }
+    this.scope.shield++;
+    return new HeapCapture(changes, () => {
+      if (--this.scope.shield === 0) for (const table of this.tables.values()) table.unshared = null;
+    });
+  }
+
+  /** Contract 3; atomic: changes that do not check out, or do not fit the registered states, change nothing. */
+  async restore(changes: KeyedStateChanges): Promise<void> {
+    this.checkOpen();
+    const checked = checkKeyedChanges(changes, this.maxParallelism);
+    for (const info of checked.states) {
+      const table = this.tables.get(info.name);
+      if (table !== undefined) checkCompatible(table, info);
+    }
+    for (const info of checked.states) if (!this.tables.has(info.name)) this.createTable(info);
+    const covered = intersect(checked.range, this.range);
+    if (covered === null) return;
+    if (checked.full) {
+      const listed = new Map(checked.keyGroups.map((g) => [g.keyGroup, g.states]));
+      for (let g = covered.start; g <= covered.end; g++) this.replaceGroup(g - this.range.start, listed.get(g) ?? []);
+      return;
+    }
+    for (const g of checked.keyGroups) {
+      if (g.keyGroup < covered.start || g.keyGroup > covered.end) continue;
+      this.applyDelta(g.keyGroup - this.range.start, g);
+    }
+  }
+
+  /** Drops all state; capture and restore refuse afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.tables.clear();
+    this.handles.clear();
+  }
+
+  /** Every entry of every key group, containers copied. */
+  private imageGroups(): KeyGroupChanges[] {
+    const tables = [...this.tables.values()];
+    const out: KeyGroupChanges[] = [];
+    for (let index = 0; index < this.dirty.length; index++) {
+      let states: KeyGroupChanges['states'][number][] | undefined;
+      for (const table of tables) {
+        const group = table.groups[index];
+        if (group === undefined || group.size === 0) continue;
+        const upserts = table.kind === 'list' || table.kind === 'map' ? Array.from(group, ([k, v]) => [k, copyStored(table.kind, v)] as const) : Array.from(group);
+        (states ??= []).push({ name: table.name, upserts, deletes: [] });
+      }
+      if (states !== undefined) out.push({ keyGroup: this.range.start + index, states });
+    }
+    return out;
+  }
+
+  /** The entries of the keys changed since the last capture: upserts where they exist, deletes where not. */
+  private changedGroups(): KeyGroupChanges[] {
+    const tables = [...this.tables.values()];
+    const out: KeyGroupChanges[] = [];
+    for (let index = 0; index < this.dirty.length; index++) {
+      let states: KeyGroupChanges['states'][number][] | undefined;
+      for (const table of tables) {
+        const keys = table.changed?.[index];
+        if (keys === undefined || keys.size === 0) continue;
+        const group = table.groups[index];
+        const upserts: Array<readonly [StateKey, unknown]> = [];
+        const deletes: StateKey[] = [];
+        for (const k of keys) {
+          const stored = group?.get(k);
+          if (stored === undefined) deletes.push(k);
+          else upserts.push([k, copyStored(table.kind, stored)]);
+        }
+        (states ??= []).push({ name: table.name, upserts, deletes });
+      }
+      if (states !== undefined) out.push({ keyGroup: this.range.start + index, states });
+    }
+    return out;
+  }
+
+  private noKeySets(): Array<Set<StateKey> | undefined> {
+    return new Array<Set<StateKey> | undefined>(this.dirty.length).fill(undefined);
+  }
+
+  /** Replaces the content of key-group index `index` (a state may come in several parts); every key there before or after counts as changed. */
+  private replaceGroup(index: number, states: readonly StateUpserts[]): void {
+    for (const table of this.tables.values()) {
+      const old = table.groups[index];
+      if (old !== undefined && table.changed !== null) for (const k of old.keys()) table.touch(index, k);
+      table.groups[index] = undefined;
+    }
+    for (const s of states) {
+      if (s.upserts.length === 0) continue;
+      const table = this.tables.get(s.name)!;
+      const group = (table.groups[index] ??= new Map());
+      const copy = table.kind === 'list' || table.kind === 'map';
+      for (const [k, v] of s.upserts) {
+        group.set(k, copy ? copyStored(table.kind, v) : v);
+        if (table.changed !== null) table.touch(index, k);
+      }
+    }
+    this.dirty[index] = 1;
+  }
+
+  private applyDelta(index: number, changes: KeyGroupChanges): void {
+    for (const s of changes.states) {
+      const table = this.tables.get(s.name)!;
+      if (s.upserts.length > 0) {
+        const group = (table.groups[index] ??= new Map());
+        const copy = table.kind === 'list' || table.kind === 'map';
+        for (const [k, v] of s.upserts) {
+          group.set(k, copy ? copyStored(table.kind, v) : v);
+          if (table.changed !== null) table.touch(index, k);
+        }
+      }
+      const group = table.groups[index];
+      for (const k of s.deletes) if (group?.delete(k) === true && table.changed !== null) table.touch(index, k);
+    }
+    this.dirty[index] = 1;
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'the keyed state backend was disposed');
   }
 
   private checkRange(range: KeyGroupRange): void {
@@ -331,7 +485,33 @@ export class HeapKeyedStateBackend {
   }
 }
 
-function checkCompatible(table: StateTable, info: KeyedStateInfo): void {
+/** A heap capture holds its changes, built at capture time, until released (contract 2). */
+class HeapCapture implements KeyedStateCapture {
+  readonly backend = 'heap' as const;
+  readonly full: boolean;
+  private changes: KeyedStateChanges | null;
+
+  constructor(
+    changes: KeyedStateChanges,
+    private readonly onRelease: () => void,
+  ) {
+    this.full = changes.full;
+    this.changes = changes;
+  }
+
+  materialize(): Promise<KeyedStateChanges> {
+    if (this.changes === null) return Promise.reject(new TroupeError('TROUPE_INVALID_ARGUMENT', 'the keyed state capture was released before it was materialized'));
+    return Promise.resolve(this.changes);
+  }
+
+  release(): void {
+    if (this.changes === null) return;
+    this.changes = null;
+    this.onRelease();
+  }
+}
+
+function checkCompatible(table: StateTable, info: KeyedStateInfoLike): void {
   if (table.kind !== info.kind) {
     throw new TroupeError('TROUPE_INVALID_ARGUMENT', `state '${info.name}' is ${article(table.kind)} ${table.kind} state; it cannot be used as ${article(info.kind)} ${info.kind} state`);
   }

@@ -29,7 +29,8 @@ export class HeapValueState<V> implements ValueState<V> {
       return this.defaultValue;
     }
     const v = group.get(cursor.stateKey) as V | undefined;
-    return v === undefined ? this.defaultValue : v;
+    if (v === undefined) return this.defaultValue;
+    return table.scope.shield !== 0 && typeof v === 'object' && v !== null ? (table.unshare(group, v) as V) : v;
   }
   update(value: V): void {
     const table = this.table;
@@ -43,6 +44,7 @@ export class HeapValueState<V> implements ValueState<V> {
     }
     group.set(cursor.stateKey, value);
     table.dirty[index] = 1;
+    if (table.changed !== null) table.touch(index, cursor.stateKey);
   }
   clear(): void {
     this.table.remove();

@@ -9,7 +9,15 @@
  *     marks the key group dirty.
  *  3. Stored values are replaced, never modified in place, except list arrays and map Maps, which
  *     belong to the table alone (snapshots and restores copy them).
+ *  4. While change tracking is on (from the backend's first capture), changed[g - range.start]
+ *     holds every state key of key group g whose entry was set or removed since the last capture,
+ *     TTL cleanups included. Reads never count as changes.
+ *  5. While a capture is pending (scope.shield > 0), get() never hands out an object the capture
+ *     may share: the first read of such an entry since the capture stores a deep copy and returns
+ *     that, so user code that modifies a value in place (an accumulator) cannot reach into the
+ *     capture. Entries set since the capture are the user's own objects and are not copied.
  */
+import { decodeValue, encodeValue } from '../../actors/network/record-codec.js';
 import type { Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
 import type { StateKey } from '../key-groups.js';
@@ -29,7 +37,12 @@ export interface TableScope {
   readonly clock: Clock;
   /** 1 at index g - range.start when key group g changed since the last mark. */
   readonly dirty: Uint8Array;
+  /** Captures not yet released (invariant 5). */
+  shield: number;
 }
+
+/** Per key-group index, the state keys of that group (undefined: none). */
+export type KeySets = Array<Set<StateKey> | undefined>;
 
 export class StateTable {
   readonly groups: Array<Map<StateKey, unknown> | undefined>;
@@ -37,13 +50,17 @@ export class StateTable {
   readonly dirty: Uint8Array;
   /** The TTL of the latest registered descriptor; the stored form depends only on whether there is one. */
   ttl: ResolvedTtl | undefined;
+  /** Keys set or removed since the last capture (invariant 4); null until change tracking starts. */
+  changed: KeySets | null = null;
+  /** Keys deep-copied since the last capture (invariant 5); null while no capture is pending. */
+  unshared: KeySets | null = null;
 
   constructor(
     readonly name: string,
     readonly kind: StateKind,
     /** Stored values are TtlValue-wrapped (elements for lists, entries for maps). */
     readonly hasTtl: boolean,
-    private readonly scope: TableScope,
+    readonly scope: TableScope,
     groupCount: number,
   ) {
     this.groups = new Array<Map<StateKey, unknown> | undefined>(groupCount).fill(undefined);
@@ -55,7 +72,10 @@ export class StateTable {
   get(): unknown {
     const cursor = this.cursor;
     const group = this.groups[cursor.index];
-    if (group !== undefined) return group.get(cursor.stateKey);
+    if (group !== undefined) {
+      const stored = group.get(cursor.stateKey);
+      return this.scope.shield !== 0 && typeof stored === 'object' && stored !== null ? this.unshare(group, stored) : stored;
+    }
     if (cursor.index < 0) throw noCurrentKey(this.name);
     return undefined;
   }
@@ -67,12 +87,38 @@ export class StateTable {
     if (group === undefined) group = this.groups[cursor.index] = new Map();
     group.set(cursor.stateKey, stored);
     this.dirty[cursor.index] = 1;
+    if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
   }
 
   remove(): void {
     const { cursor } = this;
     if (cursor.index < 0) throw noCurrentKey(this.name);
-    if (this.groups[cursor.index]?.delete(cursor.stateKey) === true) this.dirty[cursor.index] = 1;
+    if (this.groups[cursor.index]?.delete(cursor.stateKey) === true) {
+      this.dirty[cursor.index] = 1;
+      if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
+    }
+  }
+
+  /** Records a change of `stateKey` in key-group index `index` (invariant 4); tracking must be on. */
+  touch(index: number, stateKey: StateKey): void {
+    const changed = this.changed!;
+    let keys = changed[index];
+    if (keys === undefined) keys = changed[index] = new Set();
+    keys.add(stateKey);
+  }
+
+  /** Invariant 5: the current key's stored object, deep-copied first if a pending capture may share it. */
+  unshare(group: Map<StateKey, unknown>, stored: object): unknown {
+    const { index, stateKey } = this.cursor;
+    if (this.changed?.[index]?.has(stateKey) === true) return stored;
+    const unshared = (this.unshared ??= []);
+    let keys = unshared[index];
+    if (keys === undefined) keys = unshared[index] = new Set();
+    else if (keys.has(stateKey)) return stored;
+    const copy = decodeValue(encodeValue(stored));
+    group.set(stateKey, copy);
+    keys.add(stateKey);
+    return copy;
   }
 
   now(): number {
@@ -127,6 +173,7 @@ export class StateTable {
       if (group === undefined) continue;
       const before = removed;
       for (const [key, stored] of group) {
+        const seen = removed;
         if (this.kind === 'list') {
           const list = stored as unknown[];
           const kept = list.filter((e) => !expired(e));
@@ -146,6 +193,7 @@ export class StateTable {
           group.delete(key);
           removed++;
         }
+        if (removed !== seen && this.changed !== null) this.touch(index, key);
       }
       if (removed !== before) this.dirty[index] = 1;
     }

@@ -9,6 +9,15 @@ export { SequenceSource, type SequenceOptions } from './api/datastream/sources/s
 export { PrintSink } from './api/datastream/sinks/print-sink.js';
 export { DiscardingSink } from './api/datastream/sinks/discarding-sink.js';
 export { CollectSink } from './api/datastream/sinks/collect-sink.js';
+export { FileSink, readCommittedJsonLines, type FileSinkOptions } from './api/datastream/sinks/file-sink.js';
+export { SqliteSink, type SqliteSinkOptions } from './api/datastream/sinks/sqlite-sink.js';
+export {
+  TwoPhaseCommitSink,
+  TwoPhaseCommitSinkWriter,
+  TransactionalWriter,
+  type Leftover,
+  type PendingTransactionState,
+} from './api/datastream/sinks/two-phase-commit-sink.js';
 export { type ValueState, type ValueStateDescriptor, valueStateDescriptor } from './state/value-state.js';
 export { type ListState, type ListStateDescriptor, listStateDescriptor } from './state/list-state.js';
 export { type MapState, type MapStateDescriptor, mapStateDescriptor } from './state/map-state.js';

@@ -493,7 +493,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     if (this.restartTimer === null) return;
     this.restartTimer = null;
     const graph = this.params.jobGraph;
-    await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId }, 5_000)));
+    await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId, restart: true }, 5_000)));
     if (this.slotsHeld) await this.params.resourceManager.ask({ type: 'free-slots', jobId: graph.jobId }).catch(() => 0);
     this.slotsHeld = false;
     this.placement.clear();

@@ -16,7 +16,8 @@ export type TaskExecutorTell =
 
 export type TaskExecutorAsk =
   | { readonly type: 'submit-task'; readonly tdd: TaskDeploymentDescriptor; readonly jobMaster: ActorAddress }
-  | { readonly type: 'release-job'; readonly jobId: JobId }
+  /** `restart`: only the tasks go; the job's user code stays for the next attempt. */
+  | { readonly type: 'release-job'; readonly jobId: JobId; readonly restart?: boolean }
   | { readonly type: 'task-metrics'; readonly jobId: JobId };
 
 export interface TaskExecutorReplies {

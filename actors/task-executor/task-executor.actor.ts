@@ -105,9 +105,9 @@ export class TaskExecutorActor extends ActorShell<TaskExecutorParams, TaskExecut
       await handle.ask({ type: 'open' }, 60_000);
       return true as const;
     },
-    'release-job': async ({ jobId }) => {
+    'release-job': async ({ jobId, restart }) => {
       await this.releaseJob(jobId);
-      this.params.userCode.release?.(jobId);
+      if (restart !== true) this.params.userCode.release?.(jobId);
       return true as const;
     },
     'task-metrics': async ({ jobId }) => {

@@ -14,7 +14,9 @@ export type ResourceManagerTell =
   | { readonly type: 'register-task-executor'; readonly id: TaskExecutorId; readonly slots: number; readonly address: ActorAddress; readonly pid?: number }
   | { readonly type: 'heartbeat'; readonly id: TaskExecutorId }
   | { readonly type: 'heartbeat-tick' }
-  | { readonly type: 'task-executor-exited'; readonly id: TaskExecutorId; readonly reason: string };
+  | { readonly type: 'task-executor-exited'; readonly id: TaskExecutorId; readonly reason: string }
+  /** Start a lost TaskExecutor again (Flink's active ResourceManager requests a new worker). */
+  | { readonly type: 'relaunch'; readonly id: TaskExecutorId };
 
 export type ResourceManagerAsk =
   | { readonly type: 'request-slots'; readonly jobId: JobId; readonly count: number; readonly jobMaster: ActorAddress }

@@ -1,6 +1,8 @@
 /**
  * The ResourceManager: launches TaskExecutors (through the configured launcher), registers them,
  * watches them with heartbeats, hands out slots, and tells JobMasters when a TaskExecutor is lost.
+ * A lost TaskExecutor is launched again after `relaunchDelayMs` (unless that is negative), so a
+ * job restarting after a crash finds its slots again.
  */
 import { TroupeError } from '../../core/errors.js';
 import type { JobId, TaskExecutorId } from '../../core/ids.js';
@@ -25,6 +27,8 @@ export interface ResourceManagerParams {
   readonly launcher: TaskExecutorLauncher;
   readonly taskExecutors: readonly TaskExecutorSpec[];
   readonly heartbeat: HeartbeatConfig;
+  /** Delay before a lost TaskExecutor is launched again; negative: never (default 500 ms). */
+  readonly relaunchDelayMs?: number;
 }
 
 interface Registered {
@@ -43,6 +47,7 @@ export class ResourceManagerActor extends ActorShell<ResourceManagerParams, Reso
   private ticker: NodeJS.Timeout | null = null;
   private self!: ActorAddress;
   private stopping = false;
+  private readonly relaunching = new Set<TaskExecutorId>();
 
   protected override onStart(): void {
     const { endpoint, heartbeat } = this.params;
@@ -61,16 +66,14 @@ export class ResourceManagerActor extends ActorShell<ResourceManagerParams, Reso
       const tick = Math.max(5, Math.floor(this.params.heartbeat.intervalMs / 2));
       this.ticker = setInterval(() => this.tell({ type: 'heartbeat-tick' }), tick);
       this.ticker.unref();
-      await Promise.all(
-        this.params.taskExecutors.map(async (spec) => {
-          try {
-            const l = await this.params.launcher.launch(spec, this.self, (reason) => this.tell({ type: 'task-executor-exited', id: spec.id, reason }));
-            this.launched.set(spec.id, l);
-          } catch (error) {
-            console.error(`[troupe] launching TaskExecutor ${spec.id} failed:`, error instanceof Error ? error.message : error);
-          }
-        }),
-      );
+      await Promise.all(this.params.taskExecutors.map((spec) => this.launchOne(spec)));
+    },
+    relaunch: async ({ id }) => {
+      this.relaunching.delete(id);
+      const spec = this.params.taskExecutors.find((s) => s.id === id);
+      if (this.stopping || spec === undefined || this.launched.has(id) || this.executors.has(id)) return;
+      console.error(`[troupe] launching TaskExecutor ${id} again`);
+      await this.launchOne(spec);
     },
     'register-task-executor': ({ id, slots, address, pid }) => {
       if (this.stopping) return;
@@ -119,6 +122,22 @@ export class ResourceManagerActor extends ActorShell<ResourceManagerParams, Reso
     },
   };
 
+  private async launchOne(spec: TaskExecutorSpec): Promise<void> {
+    try {
+      const l = await this.params.launcher.launch(spec, this.self, (reason) => this.tell({ type: 'task-executor-exited', id: spec.id, reason }));
+      this.launched.set(spec.id, l);
+    } catch (error) {
+      console.error(`[troupe] launching TaskExecutor ${spec.id} failed:`, error instanceof Error ? error.message : error);
+    }
+  }
+
+  private scheduleRelaunch(id: TaskExecutorId): void {
+    const delay = this.params.relaunchDelayMs ?? 500;
+    if (this.stopping || delay < 0 || this.relaunching.has(id)) return;
+    this.relaunching.add(id);
+    setTimeout(() => this.tell({ type: 'relaunch', id }), delay).unref();
+  }
+
   private lose(id: TaskExecutorId, reason: string): void {
     const registered = this.executors.get(id);
     this.executors.delete(id);
@@ -136,6 +155,7 @@ export class ResourceManagerActor extends ActorShell<ResourceManagerParams, Reso
     const l = this.launched.get(id);
     this.launched.delete(id);
     l?.stop().catch(() => undefined);
+    this.scheduleRelaunch(id);
   }
 
   private async stopAll(): Promise<void> {

@@ -3,17 +3,17 @@
  * (two-phase-commit-sink.ts). One file per transaction, i.e. per subtask and checkpoint interval:
  *
  *   .part-<id>.inprogress   hidden, written while the transaction is open (created on its first record)
- *   .part-<id>.pending      hidden, pre-committed: flushed, fsynced, renamed, directory fsynced
- *   part-<id>.jsonl         visible, committed: hard-linked from the pending name, which is then unlinked
+ *   .part-<id>.pending      hidden, pre-committed: flushed, fsynced, moved, directory fsynced
+ *   part-<id>.jsonl         visible, committed: moved from the pending name, directory fsynced
  *
- * where <id> is the transaction id `<job>_<scope>_<subtask>_<attempt>_<counter>`. Readers see only
- * committed files: they skip names starting with '.'. Empty transactions leave no file.
+ * where <id> is the transaction id `<job>_<scope>_<subtask>_<attempt>_<counter>`. Moves never replace
+ * a file (hard link, then unlink the old name). Readers see only committed files: they skip names
+ * starting with '.'. Empty transactions leave no file.
  *
  * Commit is idempotent: pending gone and final present → done; both present as one inode → a crash
  * fell between link and unlink, unlink the pending name; both present as two files → two sinks of
  * one job write the same directory under one name → coded error (give them distinct names). Both gone
  * → taken as committed and later consumed (readers may move committed files away), as Flink does.
- * Without hard links (some file systems) commit renames instead.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -126,7 +126,8 @@ class FileTransactions<T> extends TransactionalWriter<T, FileTransaction> {
     } finally {
       await close(fd);
     }
-    await fsp.rename(path.join(txn.dir, txn.inProgress), path.join(txn.dir, txn.pending));
+    const pending = path.join(txn.dir, txn.pending);
+    await moveNoReplace(path.join(txn.dir, txn.inProgress), pending, () => collision(txn, pending));
     await fsyncDir(txn.dir);
   }
 
@@ -138,30 +139,7 @@ class FileTransactions<T> extends TransactionalWriter<T, FileTransaction> {
     if (pendingStat.size !== txn.bytes) {
       throw new TroupeError('TROUPE_CHECKPOINT_CORRUPT', `FileSink: pending file ${pending} holds ${pendingStat.size} bytes, its checkpoint recorded ${txn.bytes}`);
     }
-    try {
-      await fsp.link(pending, final);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        const finalStat = await fsp.stat(final);
-        if (finalStat.ino !== pendingStat.ino || finalStat.dev !== pendingStat.dev) {
-          throw new TroupeError(
-            'TROUPE_INVALID_ARGUMENT',
-            `FileSink: ${final} exists and is not transaction ${txn.id}: two sinks of one job write ${txn.dir} under one operator name; give them distinct names or partPrefix`,
-          );
-        }
-      } else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP') {
-        if ((await statOrUndefined(final)) !== undefined) {
-          throw new TroupeError('TROUPE_INVALID_ARGUMENT', `FileSink: ${final} exists and is not transaction ${txn.id}`);
-        }
-        await fsp.rename(pending, final);
-        await fsyncDir(txn.dir);
-        return;
-      } else {
-        throw error;
-      }
-    }
-    await fsp.unlink(pending);
+    await moveNoReplace(pending, final, () => collision(txn, final));
     await fsyncDir(txn.dir);
   }
 
@@ -225,12 +203,11 @@ class FileTransactions<T> extends TransactionalWriter<T, FileTransaction> {
   private spill(txn: FileTransaction): void {
     if (txn.fd === undefined) {
       const file = path.join(txn.dir, txn.inProgress);
+      if (fs.existsSync(path.join(txn.dir, txn.pending)) || fs.existsSync(path.join(txn.dir, txn.final))) throw collision(txn, file);
       try {
         txn.fd = fs.openSync(file, 'wx');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new TroupeError('TROUPE_INVALID_ARGUMENT', `FileSink: ${file} exists: two sinks of one job write ${txn.dir} under one operator name; give them distinct names or partPrefix`);
-        }
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw collision(txn, file);
         throw error;
       }
     }
@@ -257,6 +234,37 @@ export async function readCommittedJsonLines<T = unknown>(dir: string, options: 
     for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as T);
   }
   return out;
+}
+
+/**
+ * Renames without replacing: hard link, then unlink the old name. A crash in between leaves both names
+ * on one inode, which a retry finishes; a different file under the new name is a collision. Without
+ * hard links (some file systems) it checks, then renames.
+ */
+async function moveNoReplace(from: string, to: string, collision: () => TroupeError): Promise<void> {
+  try {
+    await fsp.link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      const [a, b] = await Promise.all([fsp.stat(from), fsp.stat(to)]);
+      if (a.ino !== b.ino || a.dev !== b.dev) throw collision();
+    } else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      if ((await statOrUndefined(to)) !== undefined) throw collision();
+      await fsp.rename(from, to);
+      return;
+    } else {
+      throw error;
+    }
+  }
+  await fsp.unlink(from);
+}
+
+function collision(txn: FileTransaction, file: string): TroupeError {
+  return new TroupeError(
+    'TROUPE_INVALID_ARGUMENT',
+    `FileSink: ${file} exists and is not transaction ${txn.id} in progress: two sinks of one job write ${txn.dir} under one operator name; give them distinct names or partPrefix`,
+  );
 }
 
 async function fsyncDir(dir: string): Promise<void> {

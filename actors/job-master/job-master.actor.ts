@@ -14,6 +14,7 @@
  *     checkpoint, or of the savepoint the job started from when none completed yet.
  */
 import { basename, dirname, join } from 'node:path';
+import { systemTimers, type Timers } from '../../core/clock.js';
 import { toErrorRecord, TroupeError, type ErrorRecord } from '../../core/errors.js';
 import type { ExecutionAttemptId, TaskExecutorId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
@@ -32,7 +33,7 @@ import { decideRestart, DEFAULT_RESTART_STRATEGY, initialRestartState, restarted
 import { assignState, jobStateOf, parseJobState } from './state-assignment.js';
 import type { TaskStateSnapshot } from '../protocol/job-master.js';
 import type { TaskRestore } from '../protocol/deployment.js';
-import { FsCheckpointStore } from '../../state/checkpoint-storage/fs-checkpoint-store.js';
+import { isMemoryStorage, openCheckpointStore } from '../../state/checkpoint-storage/open-store.js';
 import { JobCheckpointStorage, openSavepoint, savepointDirName, checkpointDirName } from '../../state/checkpoint-storage/job-checkpoint-storage.js';
 import type { CompletedCheckpoint } from '../../state/checkpoint-storage/checkpoint-metadata.js';
 import { keyedHandleFiles } from '../../state/snapshot/keyed-snapshot.js';
@@ -63,6 +64,8 @@ export interface JobMasterParams {
   readonly resourceManager: ResourceManagerHandle;
   readonly dispatcher: DispatcherHandle;
   readonly cancelTimeoutMs?: number;
+  /** The clock and timers of the CheckpointCoordinator (tests drive them by hand). */
+  readonly timers?: Timers;
 }
 
 export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, JobMasterAsk, JobMasterReplies> {
@@ -84,7 +87,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private coordinator: CoordinatorState<TaskStateSnapshot> | null = null;
   private storage: JobCheckpointStorage | null = null;
   private jmStore: Promise<JobManagerStore | null> | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private cancelTick: (() => void) | null = null;
   private restartState: RestartState = initialRestartState();
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly savepointRequests = new Map<string, SavepointRequest>();
@@ -108,21 +111,21 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       if (m.metrics !== undefined) this.finalMetrics.set(m.attemptId, m.metrics);
       if (m.state === 'finished' || m.state === 'failed' || m.state === 'canceled') {
         // a task that stopped cannot take part in checkpoints any more (Flink 1.5): stop triggering
-        if (this.coordinator?.phase === 'running' && this.lifecycle.executions[m.attemptId] !== undefined) this.stepCoordinator({ type: 'suspend', now: Date.now() });
+        if (this.coordinator?.phase === 'running' && this.lifecycle.executions[m.attemptId] !== undefined) this.stepCoordinator({ type: 'suspend', now: this.now() });
       }
       return this.apply({ type: 'task-state', attemptId: m.attemptId, state: m.state, ...(m.error !== undefined ? { error: m.error } : {}) });
     },
     'acknowledge-checkpoint': (m) => {
       if (this.coordinator === null) return;
-      this.stepCoordinator({ type: 'ack', checkpointId: m.checkpointId, attemptId: m.attemptId, stateHandle: m.state, now: Date.now() });
+      this.stepCoordinator({ type: 'ack', checkpointId: m.checkpointId, attemptId: m.attemptId, stateHandle: m.state, now: this.now() });
     },
     'decline-checkpoint': (m) => {
       if (this.coordinator === null) return;
-      this.stepCoordinator({ type: 'decline', checkpointId: m.checkpointId, attemptId: m.attemptId, reason: m.reason, now: Date.now() });
+      this.stepCoordinator({ type: 'decline', checkpointId: m.checkpointId, attemptId: m.attemptId, reason: m.reason, now: this.now() });
     },
     'checkpoint-tick': () => {
-      this.tickTimer = null;
-      if (this.coordinator !== null) this.stepCoordinator({ type: 'tick', now: Date.now() });
+      this.cancelTick = null;
+      if (this.coordinator !== null) this.stepCoordinator({ type: 'tick', now: this.now() });
     },
     restart: () => this.restart(),
     collect: (m) => {
@@ -214,7 +217,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       await this.apply({ type: 'deployed' });
       if (this.coordinator !== null && this.lifecycle.status === 'running') {
         const sources = this.executions.filter((e) => e.tdd.inputs.length === 0).map((e) => e.attemptId);
-        this.stepCoordinator({ type: 'tasks-changed', expectedAttempts: this.executions.map((e) => e.attemptId), sourceAttempts: sources, now: Date.now() });
+        this.stepCoordinator({ type: 'tasks-changed', expectedAttempts: this.executions.map((e) => e.attemptId), sourceAttempts: sources, now: this.now() });
       }
     } catch (error) {
       await this.apply({ type: 'deploy-failed', error: toErrorRecord(error, 'TROUPE_TASK_FAILED') });
@@ -255,8 +258,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     const graph = this.params.jobGraph;
     this.ended = true;
     if (this.coordinator !== null) this.stepCoordinator({ type: 'job-ended' });
-    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    this.tickTimer = null;
+    this.cancelTick?.();
+    this.cancelTick = null;
     for (const r of this.savepointRequests.values()) r.reject({ code: 'TROUPE_CHECKPOINT_DECLINED', message: `the job ended (${status}) before the savepoint completed` });
     this.savepointRequests.clear();
     if (status !== this.lifecycle.status) this.params.dispatcher.tell({ type: 'job-status-changed', jobId: graph.jobId, status });
@@ -287,7 +290,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     const cp = graph.checkpointing;
     if (cp === undefined) return null;
     this.coordinator ??= initialCoordinator<TaskStateSnapshot>(cp.config);
-    this.storage ??= new JobCheckpointStorage(new FsCheckpointStore(cp.storage), graph.jobId);
+    this.storage ??= new JobCheckpointStorage(openCheckpointStore(cp.storage), graph.jobId);
     await this.storage.registerEpoch(this.attempt + 1);
     const latest = latestCompleted(this.coordinator);
     if (latest !== undefined) {
@@ -319,17 +322,24 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     return out;
   }
 
+  private get timers(): Timers {
+    return this.params.timers ?? systemTimers;
+  }
+
+  private now(): number {
+    return this.timers.now();
+  }
+
   private stepCoordinator(event: CoordinatorEvent<TaskStateSnapshot>): void {
     if (this.coordinator === null) return;
     const { state, effects } = stepCoordinator(this.coordinator, event);
     this.coordinator = state;
     for (const effect of effects) this.runCoordinatorEffect(effect);
-    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    this.tickTimer = null;
+    this.cancelTick?.();
+    this.cancelTick = null;
     const at = nextTickAt(state);
     if (at !== undefined && !this.ended) {
-      this.tickTimer = setTimeout(() => this.tell({ type: 'checkpoint-tick' }), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
-      this.tickTimer.unref();
+      this.cancelTick = this.timers.setTimeout(() => this.tell({ type: 'checkpoint-tick' }), Math.min(MAX_TIMER_MS, Math.max(0, at - this.now())));
     }
   }
 
@@ -409,7 +419,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
         path = join(graph.checkpointing!.storage, graph.jobId, checkpointDirName(effect.checkpointId));
       } else {
         path = this.savepointDirs.get(effect.checkpointId)!;
-        await storage.finalizeSavepoint(new FsCheckpointStore(dirname(path)), basename(path), effect.checkpointId, epoch, input);
+        await storage.finalizeSavepoint(openCheckpointStore(dirname(path)), basename(path), effect.checkpointId, epoch, input);
       }
       const store = await this.metadataStore();
       await store?.record({
@@ -422,9 +432,9 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
         bytes: files.reduce((n, f) => n + f.bytes, 0),
         files: files.length,
       });
-      this.stepCoordinator({ type: 'stored', checkpointId: effect.checkpointId, now: Date.now() });
+      this.stepCoordinator({ type: 'stored', checkpointId: effect.checkpointId, now: this.now() });
     } catch (error) {
-      this.stepCoordinator({ type: 'store-failed', checkpointId: effect.checkpointId, reason: toErrorRecord(error, 'TROUPE_CHECKPOINT_DECLINED'), now: Date.now() });
+      this.stepCoordinator({ type: 'store-failed', checkpointId: effect.checkpointId, reason: toErrorRecord(error, 'TROUPE_CHECKPOINT_DECLINED'), now: this.now() });
     }
   }
 
@@ -435,7 +445,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     if (savepointDir !== undefined) {
       // an aborted savepoint: its directory holds nothing that anything else references
       this.savepointDirs.delete(effect.checkpointId);
-      const store = new FsCheckpointStore(dirname(savepointDir));
+      const store = openCheckpointStore(dirname(savepointDir));
       if ((await store.size(join(basename(savepointDir), '_metadata'))) === undefined) await store.removeTree(basename(savepointDir));
       return;
     }
@@ -452,7 +462,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private metadataStore(): Promise<JobManagerStore | null> {
     const cp = this.params.jobGraph.checkpointing;
     if (cp === undefined) return Promise.resolve(null);
-    this.jmStore ??= JobManagerStore.open(join(cp.storage, 'troupe-jobmanager.sqlite')).catch((error: unknown) => {
+    this.jmStore ??= JobManagerStore.open(isMemoryStorage(cp.storage) ? ':memory:' : join(cp.storage, 'troupe-jobmanager.sqlite')).catch((error: unknown) => {
       console.error(`[troupe] the JobManager store under ${cp.storage} cannot be opened:`, error);
       return null;
     });
@@ -469,7 +479,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     const requestId = `sp-${++this.requestCounter}`;
     return new Promise<string>((resolve, reject) => {
       this.savepointRequests.set(requestId, { dir: target, stop, resolve, reject: (error) => reject(TroupeError.fromRecord(error)) });
-      this.stepCoordinator({ type: 'trigger-savepoint', now: Date.now(), requestId });
+      this.stepCoordinator({ type: 'trigger-savepoint', now: this.now(), requestId });
     });
   }
 
@@ -526,12 +536,12 @@ export async function openRestorePoint(path: string, allowNonRestoredState: bool
   if (m !== null) {
     const jobDir = dirname(path);
     const root = dirname(jobDir);
-    const storage = new JobCheckpointStorage(new FsCheckpointStore(root), basename(jobDir));
+    const storage = new JobCheckpointStorage(openCheckpointStore(root), basename(jobDir));
     const checkpoint = await storage.load(Number(m[1]));
     return { checkpoint, root, file: join(path, '_metadata'), allowNonRestoredState };
   }
   const root = dirname(path);
-  const checkpoint = await openSavepoint(new FsCheckpointStore(root), name);
+  const checkpoint = await openSavepoint(openCheckpointStore(root), name);
   return { checkpoint, root, file: join(path, '_metadata'), allowNonRestoredState };
 }
 

@@ -10,6 +10,8 @@
  *  2. Uploads run one after the other in checkpoint order, so an incremental snapshot always builds
  *     on the handle of the capture just before it.
  *  3. Every checkpoint the task takes part in ends in exactly one ack or one decline.
+ *  5. An upload of a checkpoint that ended (aborted, or subsumed by a later completion) stops
+ *     waiting at once — a sink's pre-commit that never answers cannot hold up later checkpoints.
  *  4. An incremental capture builds on the previous checkpoint's pieces only while that chain is
  *     sound: after a savepoint (its capture reset change tracking but its files live elsewhere), a
  *     failed upload, or an aborted checkpoint this task captured, the next capture is full.
@@ -17,7 +19,7 @@
 import { dirname, basename } from 'node:path';
 import { toErrorRecord, TroupeError, type ErrorRecord } from '../../core/errors.js';
 import type { KeyedStateBackend, KeyedStateCapture, StateBackendConfig } from '../../state/backend.js';
-import { FsCheckpointStore } from '../../state/checkpoint-storage/fs-checkpoint-store.js';
+import { openCheckpointStore } from '../../state/checkpoint-storage/open-store.js';
 import { JobCheckpointStorage } from '../../state/checkpoint-storage/job-checkpoint-storage.js';
 import type { CheckpointWriter } from '../../state/checkpoint-storage/checkpoint-writer.js';
 import type { CheckpointStore } from '../../state/checkpoint-storage/checkpoint-store.js';
@@ -50,6 +52,8 @@ export class SubtaskCheckpointer {
   /** Checkpoints captured incrementally whose outcome is unknown. */
   private readonly incrementalPending = new Set<number>();
   private closed = false;
+  /** Ends the wait of a running upload (invariant 5), by checkpoint id. */
+  private readonly abandon = new Map<number, (reason: Error) => void>();
 
   constructor(
     private readonly tdd: TaskDeploymentDescriptor,
@@ -78,6 +82,11 @@ export class SubtaskCheckpointer {
 
   /** Uploads what was captured and acks, after the uploads of earlier checkpoints (invariant 2). */
   complete(checkpointId: number, savepoint: string | undefined, snapshot: SyncSnapshot): void {
+    let giveUp: (reason: Error) => void = () => undefined;
+    const abandoned = new Promise<never>((_, reject) => (giveUp = reject));
+    abandoned.catch(() => undefined);
+    this.abandon.set(checkpointId, giveUp);
+    const within = <T>(work: Promise<T>): Promise<T> => Promise.race([work, abandoned]);
     const run = async (): Promise<void> => {
       if (this.closed) throw new TroupeError('TROUPE_CHECKPOINT_DECLINED', `task ${this.tdd.attemptId} is shutting down`);
       const operators: Record<string, OperatorSubtaskState> = {};
@@ -85,17 +94,17 @@ export class SubtaskCheckpointer {
         const writer = this.writer(checkpointId, savepoint);
         const isSavepoint = savepoint !== undefined;
         const previous = isSavepoint || snapshot.keyed.capture.full ? null : this.previous;
-        const handle = await writeKeyedSnapshot(writer, snapshot.keyed.capture, previous, { operatorId: snapshot.keyed.operatorId, subtask: this.tdd.subtask, checkpointId });
+        const handle = await within(writeKeyedSnapshot(writer, snapshot.keyed.capture, previous, { operatorId: snapshot.keyed.operatorId, subtask: this.tdd.subtask, checkpointId }));
         if (!isSavepoint) this.previous = handle;
         operators[snapshot.keyed.operatorId] = { keyed: handle };
       }
       for (const { operatorId, state } of snapshot.operatorState) {
-        const list = await state;
+        const list = await within(Promise.resolve(state));
         operators[operatorId] = { ...operators[operatorId], operatorState: [...list] };
       }
       return this.env.acknowledge(checkpointId, { vertex: this.tdd.vertex.id, subtask: this.tdd.subtask, operators });
     };
-    this.uploads = this.uploads.then(run).catch((error: unknown) => {
+    this.uploads = this.uploads.then(run).finally(() => this.abandon.delete(checkpointId)).catch((error: unknown) => {
       snapshot.keyed?.capture.release();
       if (savepoint === undefined) this.forceFull = true;
       const cause = toErrorRecord(error, 'TROUPE_CHECKPOINT_DECLINED');
@@ -111,6 +120,9 @@ export class SubtaskCheckpointer {
   /** A checkpoint this task took part in ended. */
   onOutcome(checkpointId: number, outcome: 'complete' | 'aborted'): void {
     if (outcome === 'aborted' && this.incrementalPending.has(checkpointId)) this.forceFull = true;
+    for (const [id, giveUp] of this.abandon) {
+      if (id === checkpointId ? outcome === 'aborted' : id < checkpointId && outcome === 'complete') giveUp(new TroupeError('TROUPE_CHECKPOINT_DECLINED', `checkpoint ${id} ended before this task's upload finished`));
+    }
     for (const id of this.incrementalPending) if (id <= checkpointId) this.incrementalPending.delete(id);
   }
 
@@ -125,7 +137,7 @@ export class SubtaskCheckpointer {
   }
 
   private openStore(root: string): CheckpointStore {
-    return this.env.openStore?.(root) ?? new FsCheckpointStore(root);
+    return this.env.openStore?.(root) ?? openCheckpointStore(root);
   }
 
   private writer(checkpointId: number, savepoint: string | undefined): CheckpointWriter {
@@ -136,6 +148,6 @@ export class SubtaskCheckpointer {
 
 /** Restores a keyed backend from the handles of a TaskRestore (before the operators open). */
 export async function restoreKeyed(restore: TaskRestore, handles: readonly KeyedStateHandle[], backend: KeyedStateBackend, openStore?: (root: string) => CheckpointStore): Promise<number> {
-  const store = openStore?.(restore.root) ?? new FsCheckpointStore(restore.root);
+  const store = openStore?.(restore.root) ?? openCheckpointStore(restore.root);
   return restoreKeyedState(new CheckpointReader(store, restore.base, restore.jobId), handles, backend);
 }

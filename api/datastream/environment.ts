@@ -232,6 +232,7 @@ export const SAVEPOINTS_ONLY_INTERVAL_MS = 2 ** 31 - 1;
 
 function absolutePath(p: unknown, what: string): string {
   if (typeof p !== 'string' || p === '') throw new TroupeError('TROUPE_INVALID_ARGUMENT', `${what} must be a non-empty path, got ${String(p)}`);
+  if (p.startsWith('memory:')) return p; // an in-memory store registered in this process (embedded only)
   return isAbsolute(p) ? p : resolve(p);
 }
 

@@ -357,9 +357,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       table.changed = this.noKeySets();
       table.unshared = null;
     }
-    this.scope.shield++;
+    this.scope.shield = this.scope.shield! + 1;
     return new HeapCapture(changes, () => {
-      if (--this.scope.shield === 0) for (const table of this.tables.values()) table.unshared = null;
+      this.scope.shield = this.scope.shield! - 1;
+      if (this.scope.shield === 0) for (const table of this.tables.values()) table.unshared = null;
     });
   }
 

@@ -37,8 +37,8 @@ export interface TableScope {
   readonly clock: Clock;
   /** 1 at index g - range.start when key group g changed since the last mark. */
   readonly dirty: Uint8Array;
-  /** Captures not yet released (invariant 5). */
-  shield: number;
+  /** Captures not yet released (invariant 5); the table sets it to 0 when absent. */
+  shield?: number;
 }
 
 /** Per key-group index, the state keys of that group (undefined: none). */
@@ -66,6 +66,7 @@ export class StateTable {
     this.groups = new Array<Map<StateKey, unknown> | undefined>(groupCount).fill(undefined);
     this.cursor = scope.cursor;
     this.dirty = scope.dirty;
+    scope.shield ??= 0;
   }
 
   /** The stored value of the current key, undefined when it has none. */

@@ -201,7 +201,7 @@ export function registerKeyedBackendContract(name: string, factory: KeyedBackend
   it('1: prefetch returns undefined or a promise, for keys with and without state', async (t, open) => {
     const b = await open();
     const r = b.prefetch([1, 'x', { id: 2 }]);
-    t.true(r === undefined || typeof (r as Promise<void>).then === 'function');
+    t.true(r === undefined || typeof r.then === 'function');
     if (r !== undefined) await r;
     t.pass();
   });

@@ -4,12 +4,14 @@
  * the records of its CollectSinks.
  */
 import path from 'node:path';
+import { TroupeError } from '../core/errors.js';
 import type { JobId } from '../core/ids.js';
 import type { JobGraph } from '../core/job-graph.js';
 import type { JobResult } from '../actors/protocol/job-status.js';
 import { bundleJobModule, evaluateJobBundle } from './cli/job-module.js';
 import { StreamExecutionEnvironment } from './datastream/environment.js';
 import type { JobArtifact } from './rest/gateway.js';
+import type { CheckpointsDto } from './rest/dto.js';
 import { RestClient, type RestClientOptions } from './rest/rest-client.js';
 
 export interface SubmitOptions {
@@ -19,6 +21,10 @@ export interface SubmitOptions {
   readonly name?: string;
   /** The job's buffer timeout (default: the environment's, 100 ms). */
   readonly bufferTimeoutMs?: number;
+  /** Start from this savepoint (or retained chk-<n> directory); a relative path is resolved here. */
+  readonly fromSavepoint?: string;
+  /** With fromSavepoint: drop the state of operators the job no longer has instead of refusing. */
+  readonly allowNonRestoredState?: boolean;
 }
 
 export interface PreparedJob {
@@ -34,8 +40,18 @@ export async function prepareJobModule(file: string, options: SubmitOptions = {}
   const job = evaluateJobBundle(bundle, path.resolve(file));
   const env = StreamExecutionEnvironment.create({ parallelism, ...(options.bufferTimeoutMs !== undefined ? { bufferTimeoutMs: options.bufferTimeoutMs } : {}) });
   await job(env, args);
+  applyRestore(env, options);
   const { graph } = env.build(options.name ?? path.basename(file).replace(/\.[^.]+$/, ''));
   return { graph, artifact: { bundle, entry: path.basename(file), args, parallelism } };
+}
+
+/** `--from-savepoint` over what the job module itself set: the command line decides. */
+export function applyRestore(env: StreamExecutionEnvironment, options: Pick<SubmitOptions, 'fromSavepoint' | 'allowNonRestoredState'>): void {
+  if (options.fromSavepoint === undefined) {
+    if (options.allowNonRestoredState === true) throw new TroupeError('TROUPE_INVALID_ARGUMENT', 'allowNonRestoredState needs fromSavepoint');
+    return;
+  }
+  env.restoreFrom(path.resolve(options.fromSavepoint), { allowNonRestoredState: options.allowNonRestoredState === true });
 }
 
 export class ClusterClient {
@@ -70,5 +86,14 @@ export class ClusterClient {
 
   cancel(jobId: JobId): Promise<void> {
     return this.rest.cancelJob(jobId);
+  }
+
+  /** Takes a savepoint and resolves with its directory once it completed; `stop` cancels the job after it. */
+  savepoint(jobId: JobId, options: { readonly dir?: string; readonly stop?: boolean } = {}): Promise<string> {
+    return this.rest.triggerSavepoint(jobId, { ...options, ...(options.dir !== undefined ? { dir: path.resolve(options.dir) } : {}) });
+  }
+
+  checkpoints(jobId: JobId): Promise<CheckpointsDto> {
+    return this.rest.checkpoints(jobId);
   }
 }

@@ -2,8 +2,8 @@
 import { TroupeError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { NetworkConfig } from '../../core/job-graph.js';
-import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell, JobArtifact } from '../protocol/dispatcher.js';
-import type { JobMasterAsk, JobMasterReplies, JobMasterTell } from '../protocol/job-master.js';
+import { SAVEPOINT_TIMEOUT_MS, type DispatcherAsk, type DispatcherHandle, type DispatcherReplies, type DispatcherTell, type JobArtifact } from '../protocol/dispatcher.js';
+import type { CheckpointsReport, JobMasterAsk, JobMasterReplies, JobMasterTell } from '../protocol/job-master.js';
 import type { JobResult, JobStatus } from '../protocol/job-status.js';
 import type { ResourceManagerHandle } from '../protocol/resource-manager.js';
 import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
@@ -31,7 +31,12 @@ interface JobRecord {
   artifact: JobArtifact | null;
   /** Records of CollectSinks in arrival order, kept after the job ended. */
   collected: unknown[] | null;
+  /** The JobMaster's last checkpoints report, taken when the job ended. */
+  checkpoints: CheckpointsReport | null;
 }
+
+/** How long the JobMaster of an ended job may take to hand over its checkpoints report. */
+const FINAL_REPORT_TIMEOUT_MS = 2_000;
 
 export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell, DispatcherAsk, DispatcherReplies> {
   private readonly jobs = new Map<JobId, JobRecord>();
@@ -61,6 +66,8 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       job.result = result;
       job.artifact = null;
       const jm = job.jobMaster;
+      // a query of the JobMaster (beside its mailbox): it already ended and waits on nobody
+      if (jm !== null) job.checkpoints = await jm.ask({ type: 'checkpoints' }, FINAL_REPORT_TIMEOUT_MS).catch(() => null);
       job.jobMaster = null;
       this.evictOldResults();
       if (jm !== null) await jm.destroy().catch(() => undefined);
@@ -75,12 +82,15 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
     'fetch-artifact',
     'collected',
     'cancel-job',
+    // a savepoint takes as long as the slowest task's snapshot upload: never inside the mailbox
+    'trigger-savepoint',
+    'job-checkpoints',
   ] as const);
 
   protected readonly asks: AskHandlers<DispatcherAsk, DispatcherReplies> = {
     'submit-job': async ({ jobGraph, artifact }) => {
       if (this.jobs.has(jobGraph.jobId)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `job ${jobGraph.jobId} was already submitted`);
-      const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null, artifact: artifact ?? null, collected: null };
+      const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null, artifact: artifact ?? null, collected: null, checkpoints: null };
       this.jobs.set(jobGraph.jobId, record);
       const graph = this.params.network === undefined ? jobGraph : { ...jobGraph, network: { ...jobGraph.network, ...this.params.network } };
       const params: JobMasterParams = { jobGraph: graph, endpoint: this.params.endpoint, resourceManager: this.params.resourceManager, dispatcher: this.self };
@@ -122,6 +132,16 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       }
       const all = job.collected ?? [];
       return { records: all.slice(from), next: all.length, complete: job.result !== null };
+    },
+    'trigger-savepoint': async ({ jobId, dir, stop }) => {
+      const job = this.job(jobId);
+      if (job.jobMaster === null) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `job ${jobId} is ${job.status}: no savepoint can be taken`);
+      return job.jobMaster.ask({ type: 'trigger-savepoint', stop, ...(dir !== undefined ? { dir } : {}) }, SAVEPOINT_TIMEOUT_MS);
+    },
+    'job-checkpoints': async ({ jobId }) => {
+      const job = this.job(jobId);
+      if (job.jobMaster !== null) return job.jobMaster.ask({ type: 'checkpoints' });
+      return job.checkpoints ?? { history: [], pending: [], retained: [], attempt: 0 };
     },
     'list-jobs': () => [...this.jobs].map(([jobId, j]) => ({ jobId, name: j.name, status: j.status })),
   };

@@ -5,6 +5,7 @@
  */
 import type { JobId } from '../../core/ids.js';
 import type { JobSummary } from '../../actors/protocol/dispatcher.js';
+import type { CheckpointsReport } from '../../actors/protocol/job-master.js';
 import { TERMINAL_JOB_STATUSES, type JobResult, type JobStatus, type JobStatusReport } from '../../actors/protocol/job-status.js';
 import type { ClusterOverview } from '../../actors/protocol/resource-manager.js';
 import type { CollectedSlice } from './gateway.js';
@@ -55,6 +56,38 @@ export type ExecutionResultDto = { readonly status: 'completed'; readonly result
 /** GET /jobs/:jobId/collected: records as JSON (see json-safe.ts). */
 export type CollectedSliceDto = CollectedSlice;
 
+/** POST /jobs/:jobId/savepoints: the savepoint's absolute directory, for `--from-savepoint`. */
+export interface SavepointResponseDto {
+  readonly location: string;
+}
+
+/** An entry of the checkpoint history (completed checkpoints and savepoints, oldest first). */
+export interface CheckpointHistoryEntryDto {
+  readonly id: number;
+  readonly kind: 'checkpoint' | 'savepoint';
+  /** Absolute directory of the checkpoint or savepoint. */
+  readonly path: string;
+  /** Epoch ms: triggered, completed. */
+  readonly triggeredAt: number;
+  readonly completedAt: number;
+  /** Bytes and number of the state files it references. */
+  readonly bytes: number;
+  readonly files: number;
+  /** A checkpoint dropped from the retained ones (savepoints are never discarded by the job). */
+  readonly discarded: boolean;
+}
+
+/** GET /jobs/:jobId/checkpoints (as of the job's end once it ended). */
+export interface CheckpointsDto {
+  readonly history: readonly CheckpointHistoryEntryDto[];
+  /** Triggered, not yet completed nor aborted. */
+  readonly pending: ReadonlyArray<{ readonly id: number; readonly kind: 'checkpoint' | 'savepoint' }>;
+  /** Ids of the completed checkpoints the job keeps to restore from, oldest first. */
+  readonly retained: readonly number[];
+  /** The job's restart attempt (0 = never restarted). */
+  readonly attempt: number;
+}
+
 export function toOverviewDto(overview: ClusterOverview, jobs: readonly JobSummary[]): OverviewDto {
   const countOf = (status: JobStatus): number => jobs.filter((j) => j.status === status).length;
   return {
@@ -90,4 +123,22 @@ export function toExecutionResultDto(result: JobResult | null): ExecutionResultD
 
 export function toCollectedSliceDto(slice: CollectedSlice): CollectedSliceDto {
   return { records: slice.records, next: slice.next, complete: slice.complete };
+}
+
+export function toCheckpointsDto(report: CheckpointsReport): CheckpointsDto {
+  return {
+    history: report.history.map((r) => ({
+      id: r.checkpointId,
+      kind: r.kind,
+      path: r.path,
+      triggeredAt: r.timestamp,
+      completedAt: r.completedAt,
+      bytes: r.bytes,
+      files: r.files,
+      discarded: r.discarded,
+    })),
+    pending: report.pending.map((p) => ({ id: p.checkpointId, kind: p.kind })),
+    retained: [...report.retained],
+    attempt: report.attempt,
+  };
 }

@@ -5,6 +5,7 @@
 import type { JobId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
 import type { JobArtifact, JobSummary } from '../../actors/protocol/dispatcher.js';
+import type { CheckpointsReport } from '../../actors/protocol/job-master.js';
 import type { JobResult, JobStatusReport } from '../../actors/protocol/job-status.js';
 import type { ClusterOverview } from '../../actors/protocol/resource-manager.js';
 
@@ -25,6 +26,14 @@ export interface ClusterGateway {
   cancelJob(jobId: JobId): Promise<void>;
   /** CollectSink records from index `from` on, in arrival order; complete = job terminal and nothing after `next`. */
   collected(jobId: JobId, from: number): Promise<CollectedSlice>;
+  /**
+   * Takes a savepoint of a running job and resolves with its absolute directory once it completed
+   * (minutes for large state: implementations wait up to SAVEPOINT_TIMEOUT_MS). `dir`: an absolute
+   * directory (default: the job's savepoint directory); `stop`: the job is cancelled right after.
+   */
+  triggerSavepoint(jobId: JobId, options: { readonly dir?: string; readonly stop: boolean }): Promise<string>;
+  /** The job's checkpoint history, pending and retained checkpoints (as of its end once it ended). */
+  jobCheckpoints(jobId: JobId): Promise<CheckpointsReport>;
   overview(): Promise<ClusterOverview>;
   shutdown(): Promise<void>;
 }

@@ -4,13 +4,29 @@
  *  - a refused, reset or otherwise failed connection is TROUPE_PEER_UNREACHABLE, naming the address;
  *  - no answer within `requestTimeoutMs` is TROUPE_REQUEST_TIMEOUT.
  * Polling (waitForResult, collect) backs off from 5 ms, doubling up to `pollMs` (default 200 ms).
+ *
+ * A savepoint request waits for the savepoint itself (up to SAVEPOINT_TIMEOUT_MS, 10 min). fetch
+ * gives up on response headers after 5 min whatever its signal says (undici's headersTimeout), so
+ * such long requests go through node:http instead, with the same error mapping.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TroupeError, isErrorCode } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { JobGraph } from '../../core/job-graph.js';
+import { SAVEPOINT_TIMEOUT_MS } from '../../actors/protocol/dispatcher.js';
 import type { JobResult, JobStatusReport } from '../../actors/protocol/job-status.js';
-import type { CollectedSliceDto, ExecutionResultDto, JobListDto, JobListEntryDto, OverviewDto, SubmitJobResponseDto } from './dto.js';
+import type {
+  CheckpointsDto,
+  CollectedSliceDto,
+  ExecutionResultDto,
+  JobListDto,
+  JobListEntryDto,
+  OverviewDto,
+  SavepointResponseDto,
+  SubmitJobResponseDto,
+} from './dto.js';
 import type { JobArtifact } from './gateway.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -45,6 +61,8 @@ export function normalizeAddress(address: string): string {
   if (url.search !== '' || url.hash !== '') throw refuse('no query or fragment allowed');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
+
+const failed = (error: Error): Error => (error.name === 'AbortError' ? error : new Error('request failed', { cause: error }));
 
 class Backoff {
   private delay = FIRST_POLL_MS;
@@ -112,6 +130,24 @@ export class RestClient {
     return this.call('GET', `/jobs/${encodeURIComponent(jobId)}/collected?from=${from}`);
   }
 
+  /**
+   * Takes a savepoint and resolves with its absolute directory once it completed. `dir`: an
+   * absolute directory (default: the job's savepoint directory); `stop`: cancel the job right
+   * after; `timeoutMs`: how long to wait for the savepoint (default 10 min).
+   */
+  async triggerSavepoint(jobId: JobId, options: { readonly dir?: string; readonly stop?: boolean; readonly timeoutMs?: number } = {}): Promise<string> {
+    const timeoutMs = options.timeoutMs ?? SAVEPOINT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `timeoutMs must be a positive number, got ${String(options.timeoutMs)}`);
+    const body = { ...(options.dir !== undefined ? { 'target-directory': options.dir } : {}), 'cancel-job': options.stop === true };
+    const dto = await this.call<SavepointResponseDto>('POST', `/jobs/${encodeURIComponent(jobId)}/savepoints`, body, { timeoutMs, long: true });
+    return dto.location;
+  }
+
+  /** The job's checkpoint history, pending and retained checkpoints. */
+  checkpoints(jobId: JobId): Promise<CheckpointsDto> {
+    return this.call('GET', `/jobs/${encodeURIComponent(jobId)}/checkpoints`);
+  }
+
   /** Polls until the job is terminal; `timeoutMs` (default: none) bounds the whole wait. */
   async waitForResult(jobId: JobId, opts: PollOptions & { readonly timeoutMs?: number } = {}): Promise<JobResult> {
     const backoff = new Backoff(pollCap(opts));
@@ -144,20 +180,16 @@ export class RestClient {
     }
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `long`: the answer may take longer than fetch waits for headers (5 min), so node:http carries it. */
+  private async call<T>(method: string, path: string, body?: unknown, { timeoutMs = this.requestTimeoutMs, long = false } = {}): Promise<T> {
     const target = `${method} ${path}`;
     let status: number;
     let text: string;
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
-      status = response.status;
-      text = await response.text();
+      const json = body === undefined ? undefined : JSON.stringify(body);
+      ({ status, text } = await (long ? this.viaHttp(method, path, json, timeoutMs) : this.viaFetch(method, path, json, timeoutMs)));
     } catch (error) {
-      throw this.transportError(error, target);
+      throw this.transportError(error, target, timeoutMs);
     }
     let payload: unknown;
     try {
@@ -175,11 +207,36 @@ export class RestClient {
       : new TroupeError('TROUPE_INTERNAL_ERROR', error, { details: { status, code } });
   }
 
-  private transportError(error: unknown, target: string): TroupeError {
+  private async viaFetch(method: string, path: string, json: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      ...(json === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: json }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  /** The same exchange without fetch's 5-minute cap; failures look like fetch's (AbortError, or the cause's code). */
+  private viaHttp(method: string, path: string, json: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    const headers = json === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) };
+    return new Promise((resolve, reject) => {
+      const request = (url.protocol === 'https:' ? https : http).request(url, { method, headers, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.once('error', (error) => reject(failed(error)));
+        response.once('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      request.once('error', (error) => reject(failed(error)));
+      request.end(json);
+    });
+  }
+
+  private transportError(error: unknown, target: string, timeoutMs: number): TroupeError {
     const name = (error as { name?: unknown } | null)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') {
-      return new TroupeError('TROUPE_REQUEST_TIMEOUT', `${target} got no answer from ${this.baseUrl} within ${this.requestTimeoutMs} ms`, {
-        details: { address: this.baseUrl, timeoutMs: this.requestTimeoutMs },
+      return new TroupeError('TROUPE_REQUEST_TIMEOUT', `${target} got no answer from ${this.baseUrl} within ${timeoutMs} ms`, {
+        details: { address: this.baseUrl, timeoutMs },
       });
     }
     const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;

@@ -305,3 +305,9 @@ export const noQuerySchema = Joi.object({});
 export const cancelQuerySchema = Joi.object({ mode: Joi.string().valid('cancel').default('cancel') });
 
 export const collectedQuerySchema = Joi.object({ from: count(0).default(0) });
+
+/** POST /jobs/:jobId/savepoints (Flink's field names). */
+export const savepointBodySchema = Joi.object({
+  'target-directory': absolutePath,
+  'cancel-job': Joi.boolean().default(false),
+}).default({});

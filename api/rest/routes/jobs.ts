@@ -1,10 +1,14 @@
-/** /jobs: submit, list, status, result, cancel, collected records (Flink's paths where they exist). */
+/**
+ * /jobs: submit, list, status, result, cancel, collected records (Flink's paths where they exist);
+ * a job's savepoints and checkpoints in savepoints.ts.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { JobId } from '../../../core/ids.js';
 import type { JobGraph } from '../../../core/job-graph.js';
 import { toCollectedSliceDto, toExecutionResultDto, toJobListDto, toJobStatusDto, type SubmitJobResponseDto } from '../dto.js';
 import type { ClusterGateway, JobArtifact } from '../gateway.js';
 import { cancelQuerySchema, collectedQuerySchema, jobIdParamsSchema, noQuerySchema, submitJobBodySchema } from '../schemas.js';
+import { savepointRoutes } from './savepoints.js';
 
 interface JobParams {
   readonly jobId: JobId;
@@ -53,4 +57,6 @@ export function jobRoutes(app: FastifyInstance, { gateway, bodyLimitBytes }: Job
     { schema: { params: jobIdParamsSchema, querystring: collectedQuerySchema } },
     async (request) => toCollectedSliceDto(await gateway.collected(request.params.jobId, request.query.from)),
   );
+
+  savepointRoutes(app, { gateway });
 }

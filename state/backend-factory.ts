@@ -3,6 +3,7 @@ import { TroupeError } from '../core/errors.js';
 import type { KeyedStateBackend, StateBackendConfig } from './backend.js';
 import { HeapKeyedStateBackend } from './heap/heap-keyed-state-backend.js';
 import type { KeyGroupRange } from './key-groups.js';
+import { openSqliteKeyedStateBackend } from './sqlite/sqlite-keyed-state-backend.js';
 
 export const HEAP_FULL: StateBackendConfig = Object.freeze({ kind: 'heap', incremental: false });
 
@@ -11,6 +12,8 @@ export async function createKeyedStateBackend(config: StateBackendConfig, maxPar
   switch (config.kind) {
     case 'heap':
       return new HeapKeyedStateBackend(maxParallelism, range);
+    case 'sqlite':
+      return openSqliteKeyedStateBackend({ maxParallelism, range, name, ...config.sqlite });
     default:
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `unknown state backend '${String((config as { kind?: unknown }).kind)}' (heap or sqlite) for ${name}`);
   }

@@ -306,8 +306,10 @@ export const cancelQuerySchema = Joi.object({ mode: Joi.string().valid('cancel')
 
 export const collectedQuerySchema = Joi.object({ from: count(0).default(0) });
 
-/** POST /jobs/:jobId/savepoints (Flink's field names). */
+/** POST /jobs/:jobId/savepoints (Flink's field names); no body at all (fastify: null) means the defaults. */
 export const savepointBodySchema = Joi.object({
   'target-directory': absolutePath,
   'cancel-job': Joi.boolean().default(false),
-}).default({});
+})
+  .empty(null)
+  .default({ 'cancel-job': false });

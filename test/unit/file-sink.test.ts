@@ -129,11 +129,11 @@ test('file sink - rescale 2 → 1: one writer commits the transactions of both o
   const dir = tempDir();
   const tiny = { bufferBytes: 1 }; // every record reaches the in-progress file at once
   const old = await Promise.all([opened(dir, { parallelism: 2 }, tiny), opened(dir, { parallelism: 2, subtaskIndex: 1 }, tiny)]);
-  writeAll(old[0]!, ...recs(1));
-  writeAll(old[1]!, ...recs(2));
+  writeAll(old[0], ...recs(1));
+  writeAll(old[1], ...recs(2));
   const states = await Promise.all(old.map((w) => w.snapshotState!(1)));
-  writeAll(old[0]!, ...recs(3));
-  writeAll(old[1]!, ...recs(4));
+  writeAll(old[0], ...recs(3));
+  writeAll(old[1], ...recs(4));
   t.is(hidden(dir).length, 4);
   const merged = await opened(dir, { attempt: 1, restoredState: states.flat() });
   t.deepEqual(sorted(await readCommittedJsonLines(dir)), [1, 2]);
@@ -211,7 +211,7 @@ test('file sink - two sinks of one job under one name in one directory are refus
   const other = FileSink.forJsonLines(dir, { partPrefix: 'other' }).createWriter(context());
   await other.open?.();
   other.write({ n: 9 });
-  await other.flush!();
+  await other.flush();
   t.deepEqual(await readCommittedJsonLines(dir, { partPrefix: 'other' }), recs(9));
 });
 
@@ -238,7 +238,7 @@ test('file sink - a restored element with a path in a file name is refused', asy
 
 test('file sink - invalid options are coded errors', (t) => {
   for (const make of [() => FileSink.forJsonLines(''), () => FileSink.forJsonLines('/tmp/x', { partPrefix: 'a/b' }), () => FileSink.forJsonLines('/tmp/x', { bufferBytes: 0 })]) {
-    t.is((t.throws(make) as TroupeError).code, 'TROUPE_INVALID_ARGUMENT');
+    t.is(t.throws<TroupeError>(make)?.code, 'TROUPE_INVALID_ARGUMENT');
   }
 });
 

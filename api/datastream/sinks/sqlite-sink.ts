@@ -29,7 +29,7 @@ export interface SqliteSinkOptions<T> {
   readonly createTable?: string;
   /** Columns of a UNIQUE or PRIMARY KEY constraint: a row with an existing key updates it. */
   readonly upsertKey?: readonly string[];
-  /** How long a writer waits for another connection's write lock (default 30 s). */
+  /** How long a writer waits in all for another connection's write lock (default 30 s). */
   readonly busyTimeoutMs?: number;
 }
 
@@ -46,7 +46,14 @@ export interface SqliteTransaction {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const BUSY_RETRIES = 8;
+/**
+ * SQLite's own busy wait blocks a libuv pool thread: a few subtasks of one process waiting on each
+ * other could take every pool thread, and the lock holder's COMMIT none would be left to run. So
+ * writers of one process queue per database file in JS, SQLite waits briefly, and the rest of the
+ * wait (up to busyTimeoutMs in all) is JS backoff.
+ */
+const SQLITE_BUSY_WAIT_MS = 50;
+const fileQueues = new Map<string, Promise<unknown>>();
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** Characters of staged JSON per INSERT (rows are staged in batches through json_each). */
@@ -312,6 +319,7 @@ class Connection {
   private constructor(
     private readonly db: sqlite3.Database,
     readonly file: string,
+    private readonly busyTimeoutMs: number,
   ) {}
 
   static async open(file: string, busyTimeoutMs: number): Promise<Connection> {
@@ -323,10 +331,10 @@ class Connection {
     } catch (error) {
       throw invalid(`SqliteSink cannot open database ${file}: ${causeOf(error).message}`, error);
     }
-    db.configure('busyTimeout', busyTimeoutMs);
-    const c = new Connection(db, file);
+    db.configure('busyTimeout', Math.min(busyTimeoutMs, SQLITE_BUSY_WAIT_MS));
+    const c = new Connection(db, file, busyTimeoutMs);
     try {
-      await c.retryBusy(() => c.get(`PRAGMA journal_mode = WAL`));
+      await c.exclusively(() => c.retryBusy(() => c.get(`PRAGMA journal_mode = WAL`)));
       await c.exec(`PRAGMA synchronous = FULL`);
     } catch (error) {
       await c.close().catch(() => undefined);
@@ -337,7 +345,7 @@ class Connection {
 
   /** BEGIN IMMEDIATE … COMMIT, rolled back on error, retried as a whole while the database is busy. */
   transaction<R>(body: () => Promise<R>): Promise<R> {
-    return this.retryBusy(async () => {
+    const once = async (): Promise<R> => {
       await this.exec('BEGIN IMMEDIATE');
       try {
         const result = await body();
@@ -347,17 +355,34 @@ class Connection {
         await this.exec('ROLLBACK').catch(() => undefined);
         throw error;
       }
-    });
+    };
+    return this.exclusively(() => this.retryBusy(once));
   }
 
-  async retryBusy<R>(op: () => Promise<R>): Promise<R> {
+  /** One writer of this process at a time per database file. */
+  private exclusively<R>(op: () => Promise<R>): Promise<R> {
+    const result = (fileQueues.get(this.file) ?? Promise.resolve()).then(op);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    fileQueues.set(this.file, tail);
+    void tail.then(() => {
+      if (fileQueues.get(this.file) === tail) fileQueues.delete(this.file);
+    });
+    return result;
+  }
+
+  private async retryBusy<R>(op: () => Promise<R>): Promise<R> {
+    const deadline = Date.now() + this.busyTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await op();
       } catch (error) {
         const code = (error as { code?: unknown }).code;
-        if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) throw error;
-        await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random())));
+        if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || Date.now() >= deadline) throw error;
+        const backoff = Math.min(500, 5 * 2 ** attempt) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(backoff, deadline - Date.now()))));
       }
     }
   }

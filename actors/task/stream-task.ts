@@ -187,7 +187,8 @@ export class StreamTask {
       const range = keyGroupRange(tdd.maxParallelism, tdd.vertex.parallelism, tdd.subtask);
       this.backend = await createKeyedStateBackend(tdd.stateBackend ?? HEAP_FULL, tdd.maxParallelism, range, `${tdd.jobId}-${keyedOp.id}-${tdd.subtask}-${tdd.attempt}`);
       const handles = tdd.restore?.operators[keyedOp.id]?.keyed;
-      if (handles !== undefined && handles.length > 0) await restoreKeyed(tdd.restore!, handles, this.backend, this.env.openStore);
+      const openStore = this.env.openStore === undefined ? undefined : (root: string): CheckpointStore => this.env.openStore!(root);
+      if (handles !== undefined && handles.length > 0) await restoreKeyed(tdd.restore!, handles, this.backend, openStore);
       if (this.backend.kind !== 'heap' && tdd.vertex.operators[0] === keyedOp) this.prefetchKeys = keySelectorOf(this.userCode.get(keyedOp.id)) ?? null;
     }
     if (tdd.checkpointing !== undefined) {

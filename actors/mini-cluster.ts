@@ -4,6 +4,7 @@
  * embed one.
  */
 import type { ActorRef, ActorSystem } from 'comedy';
+import type { Timers } from '../core/clock.js';
 import { TroupeError } from '../core/errors.js';
 import type { JobId, TaskExecutorId } from '../core/ids.js';
 import type { JobGraph } from '../core/job-graph.js';
@@ -24,6 +25,8 @@ export interface MiniClusterOptions {
   readonly taskExecutors?: number;
   /** Slots per TaskExecutor (default 8). */
   readonly slotsPerTaskExecutor?: number;
+  /** Clock and timers of the JobMasters' checkpoint coordinators (tests drive them by hand). */
+  readonly jobMasterTimers?: Timers;
 }
 
 export class MiniCluster {
@@ -56,7 +59,7 @@ export class MiniCluster {
     };
     const rmRef: ActorRef = await root.createChild(ResourceManagerActor, { mode: 'in-memory', customParameters: rmParams });
     const resourceManager: ResourceManagerHandle = new ActorHandle<ResourceManagerTell, ResourceManagerAsk, ResourceManagerReplies>(rmRef, 'resourcemanager');
-    const dParams: DispatcherParams = { endpoint, resourceManager };
+    const dParams: DispatcherParams = { endpoint, resourceManager, ...(options.jobMasterTimers !== undefined ? { jobMasterTimers: options.jobMasterTimers } : {}) };
     const dRef: ActorRef = await root.createChild(DispatcherActor, { mode: 'in-memory', customParameters: dParams });
     const dispatcher = new ActorHandle<DispatcherTell, DispatcherAsk, DispatcherReplies>(dRef, 'dispatcher');
     const cluster = new MiniCluster(system, dispatcher, resourceManager, userCode, directory);

@@ -1,4 +1,5 @@
 /** The Dispatcher: accepts jobs, runs a JobMaster per job, keeps their results. */
+import type { Timers } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { NetworkConfig } from '../../core/job-graph.js';
@@ -19,6 +20,8 @@ export interface DispatcherParams {
   readonly retainedResults?: number;
   /** The cluster's network settings for channels between processes (override the job's). */
   readonly network?: Partial<NetworkConfig>;
+  /** Clock and timers of the JobMasters' checkpoint coordinators (tests drive them by hand). */
+  readonly jobMasterTimers?: Timers;
 }
 
 interface JobRecord {
@@ -93,7 +96,8 @@ export class DispatcherActor extends ActorShell<DispatcherParams, DispatcherTell
       const record: JobRecord = { name: jobGraph.name, startTime: Date.now(), status: 'created', jobMaster: null, result: null, artifact: artifact ?? null, collected: null, checkpoints: null };
       this.jobs.set(jobGraph.jobId, record);
       const graph = this.params.network === undefined ? jobGraph : { ...jobGraph, network: { ...jobGraph.network, ...this.params.network } };
-      const params: JobMasterParams = { jobGraph: graph, endpoint: this.params.endpoint, resourceManager: this.params.resourceManager, dispatcher: this.self };
+      const timers = this.params.jobMasterTimers;
+      const params: JobMasterParams = { jobGraph: graph, endpoint: this.params.endpoint, resourceManager: this.params.resourceManager, dispatcher: this.self, ...(timers !== undefined ? { timers } : {}) };
       const jobMaster: JobMasterChild = await this.spawn(JobMasterActor, params, `jobmaster ${jobGraph.jobId}`);
       record.jobMaster = jobMaster;
       return { jobId: jobGraph.jobId };

@@ -13,7 +13,7 @@ import type { ClusterGateway } from '../../api/rest/gateway.js';
 import { startRestServer } from '../../api/rest/server.js';
 import { DispatcherActor, type DispatcherParams } from '../dispatcher/dispatcher.actor.js';
 import { waitForTaskExecutors } from '../mini-cluster.js';
-import type { DispatcherAsk, DispatcherHandle, DispatcherReplies, DispatcherTell } from '../protocol/dispatcher.js';
+import { SAVEPOINT_TIMEOUT_MS, type DispatcherAsk, type DispatcherHandle, type DispatcherReplies, type DispatcherTell } from '../protocol/dispatcher.js';
 import type { ResourceManagerAsk, ResourceManagerHandle, ResourceManagerReplies, ResourceManagerTell } from '../protocol/resource-manager.js';
 import { AgentLauncher } from '../agent/agent-launcher.js';
 import { EmbeddedLauncher } from '../resource-manager/embedded-launcher.js';
@@ -150,6 +150,8 @@ export function dispatcherGateway(dispatcher: DispatcherHandle, resourceManager:
       await dispatcher.ask({ type: 'cancel-job', jobId });
     },
     collected: (jobId: JobId, from: number) => dispatcher.ask({ type: 'collected', jobId, from }),
+    triggerSavepoint: (jobId: JobId, { dir, stop }) => dispatcher.ask({ type: 'trigger-savepoint', jobId, stop, ...(dir !== undefined ? { dir } : {}) }, SAVEPOINT_TIMEOUT_MS),
+    jobCheckpoints: (jobId: JobId) => dispatcher.ask({ type: 'job-checkpoints', jobId }),
     overview: () => resourceManager.ask({ type: 'overview' }),
     async shutdown() {
       await shutdown();

@@ -7,6 +7,7 @@ import type { ExecutionAttemptId, JobId, OperatorId, TaskExecutorId, VertexId } 
 import { DEFAULT_NETWORK_CONFIG, type JobGraph } from '../../core/job-graph.js';
 import { TERMINAL_JOB_STATUSES, type JobResult, type JobStatus, type JobStatusReport } from '../../actors/protocol/job-status.js';
 import type { JobSummary } from '../../actors/protocol/dispatcher.js';
+import type { CheckpointsReport } from '../../actors/protocol/job-master.js';
 import type { ClusterOverview } from '../../actors/protocol/resource-manager.js';
 import type { ClusterGateway, CollectedSlice, JobArtifact } from '../../api/rest/gateway.js';
 
@@ -17,6 +18,8 @@ interface FakeJob {
   status: JobStatus;
   readonly records: unknown[];
   result: JobResult | null;
+  /** Savepoints taken, oldest first. */
+  readonly savepoints: string[];
 }
 
 export const SLOTS_TOTAL = 8;
@@ -70,7 +73,7 @@ export class FakeGateway implements ClusterGateway {
   async submitJob(jobGraph: JobGraph, artifact: JobArtifact): Promise<{ jobId: JobId }> {
     this.check('submitJob');
     if (this.jobs.has(jobGraph.jobId)) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `job ${jobGraph.jobId} was already submitted`);
-    this.jobs.set(jobGraph.jobId, { jobGraph, artifact, startTime: 1_700_000_000_000, status: 'running', records: [], result: null });
+    this.jobs.set(jobGraph.jobId, { jobGraph, artifact, startTime: 1_700_000_000_000, status: 'running', records: [], result: null, savepoints: [] });
     return { jobId: jobGraph.jobId };
   }
 
@@ -112,6 +115,34 @@ export class FakeGateway implements ClusterGateway {
     const records = job.records.slice(from, from + this.sliceSize);
     const next = from + records.length;
     return { records, next, complete: this.terminal(job) && next >= job.records.length };
+  }
+
+  /** A running job's savepoint completes at once under `dir` (default /savepoints); `stop` cancels the job. */
+  async triggerSavepoint(jobId: JobId, { dir, stop }: { readonly dir?: string; readonly stop: boolean }): Promise<string> {
+    this.check('triggerSavepoint');
+    const job = this.job(jobId);
+    if (this.terminal(job)) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `job ${jobId} is ${job.status}: no savepoint can be taken`);
+    const location = `${dir ?? '/savepoints'}/savepoint-${jobId.slice(0, 6)}-${job.savepoints.length + 1}`;
+    job.savepoints.push(location);
+    if (stop) this.finish(jobId, 'cancelled');
+    return location;
+  }
+
+  async jobCheckpoints(jobId: JobId): Promise<CheckpointsReport> {
+    this.check('jobCheckpoints');
+    const job = this.job(jobId);
+    const history = job.savepoints.map((path, i) => ({
+      jobId,
+      checkpointId: i + 1,
+      kind: 'savepoint' as const,
+      path,
+      timestamp: job.startTime + i,
+      completedAt: job.startTime + i + 1,
+      bytes: 0,
+      files: 0,
+      discarded: false,
+    }));
+    return { history, pending: [], retained: [], attempt: 0 };
   }
 
   async overview(): Promise<ClusterOverview> {

@@ -24,10 +24,12 @@
  *     dirty array; setCurrentKey (and every bulk operation) first folds those flags into the
  *     previous current entry's masks, so between two folds only the current key can be flagged.
  *  4. The keys given to the last two prefetch calls, keys being loaded and the current key are
- *     never evicted. Eviction takes least recently prefetched keys down to 90% of cacheEntries,
- *     encodes the dirty ones into one write batch (synchronously: the bytes are the values at that
- *     moment) and drops them. The record path waits only for loads; when queued writes exceed
- *     cacheEntries rows, prefetch returns a promise (backpressure), so memory stays bounded.
+ *     never evicted (keys set without a prefetch count as given to the latest call). Eviction
+ *     takes least recently prefetched keys down to 90% of cacheEntries, encodes the dirty ones into
+ *     one write batch (synchronously: the bytes are the values at that moment) and drops them.
+ *     A prefetch queues its load before that write, so records wait for their loads and, through
+ *     store order, for the previous prefetch's write-back at most; when queued writes still exceed
+ *     cacheEntries rows, prefetch returns a promise (backpressure). Memory stays bounded.
  *  5. Changes since the last capture: `changed` masks of resident entries, plus a map of evicted
  *     changed keys (bounded by 2 × cacheEntries; past that, and after a full restore, the next
  *     capture is full — KeyedStateCapture.full says so).
@@ -38,13 +40,21 @@
  * order, the snapshot sees the flush and everything before it, and nothing queued after it:
  * exactly the state at the call. Records processed later only queue later writes. A full capture
  * scans the snapshot; a delta takes the changed keys' values from the flush batch (still in memory)
- * or, for keys written back earlier, from the snapshot. The snapshot is skipped when the flush
- * holds every value a delta needs. Cost: a capture writes back the dirty cache (work eviction would
- * do anyway); queued loads wait only for that write and the snapshot's opening, not for the read.
+ * or, for keys written back earlier, from the snapshot. Operations queued before the snapshot that
+ * change state (TTL sweeps, loads that clean up) report their changes to the captures still
+ * waiting for their snapshot ("late changes"), so a delta matches the snapshot it reads. The
+ * snapshot is skipped when the flush holds every value a delta needs and no such operation is
+ * queued. Cost: a capture writes back the dirty cache (work eviction would do anyway); loads
+ * queued after it wait for that write and the snapshot's opening, not for the read.
  *
- * TTL: lazy cleanup on read is the handles' own (values are loaded as stored); cleanupExpired
- * sweeps the resident values synchronously and queues a sweep of the stored rows of non-resident
- * keys, a few key groups per operation so that loads interleave.
+ * TTL. The handles clean up lazily on read, as on the heap. cleanupExpired(now) takes effect at
+ * the call: it cleans the resident values at once; loads already queued clean what they load
+ * (writing the cleaned rows back) before any record sees it; and a sweep queued now cleans the
+ * next SWEEP_ROWS stored rows of keys not loaded (a cursor goes round the table, Flink's
+ * incremental cleanup), so a table larger than that is swept over several calls.
+ *
+ * Unlike the heap, and like Flink's RocksDB backend, a stored object modified in place without
+ * update()/put() is not written back: the change lives only until the key is evicted.
  */
 import { decodeValue, encodeValue } from '../../actors/network/record-codec.js';
 import { systemClock, type Clock } from '../../core/clock.js';
@@ -410,16 +420,25 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       const added = this.admit(stateKey, indexes[i]!, !this.storeMayHaveRows);
       if (!added.loaded) (missing ??= []).push(added);
     }
-    if (this.resident.size > this.cacheEntries) this.evict(seq);
+    // the load goes first: the records wait for it, not for the write-back of the evicted keys
+    let loaded: Promise<void> | undefined;
     if (missing !== undefined) {
-      const entries = missing;
-      const batch: LoadBatch = { entries, cleanAt: undefined };
+      const batch: LoadBatch = { entries: missing, cleanAt: undefined };
       this.loads.add(batch);
-      return this.store.enqueue(() => this.load(batch)).finally(() => {
+      loaded = this.store.enqueue(() => this.load(batch)).finally(() => {
         this.loads.delete(batch);
         if (batch.cleanAt !== undefined) this.changeOpsQueued--;
       });
     }
+    if (this.resident.size > this.cacheEntries) {
+      try {
+        this.evict(seq);
+      } catch (e) {
+        loaded?.catch(() => undefined);
+        throw e;
+      }
+    }
+    if (loaded !== undefined) return loaded;
     // loads run in order: an empty operation completes after the pending ones
     if (loading) return this.store.enqueue(async () => undefined);
     if (this.store.pendingRows > this.cacheEntries) return this.store.idle().then(() => this.checkUsable());

@@ -341,27 +341,53 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return undefined;
   }
 
+  /**
+   * A full capture freezes the key groups' Maps (copy on write, state-table.ts invariant 6) and
+   * lists their entries when materialized: its synchronous part is O(key groups). A delta copies the
+   * changed entries at once: O(changed keys).
+   */
   capture(full: boolean): KeyedStateCapture {
     this.checkOpen();
     const image = full || !this.tracking;
-    const changes: KeyedStateChanges = {
-      format: KEYED_CHANGES_FORMAT,
-      maxParallelism: this.maxParallelism,
-      range: { start: this.range.start, end: this.range.end },
-      full: image,
-      states: this.states(),
-      keyGroups: image ? this.imageGroups() : this.changedGroups(),
-    };
+    const head = { format: KEYED_CHANGES_FORMAT, maxParallelism: this.maxParallelism, range: { start: this.range.start, end: this.range.end }, full: image, states: this.states() } as const;
+    let build: () => KeyedStateChanges;
+    let abandon = (): void => undefined;
+    if (image) {
+      const frozen = this.freeze();
+      build = () => {
+        const keyGroups = imageGroups(frozen, this.dirty.length, this.range.start);
+        unfreeze(frozen);
+        return { ...head, keyGroups };
+      };
+      abandon = () => unfreeze(frozen);
+    } else {
+      const changes: KeyedStateChanges = { ...head, keyGroups: this.changedGroups() };
+      build = () => changes;
+    }
     this.tracking = true;
     for (const table of this.tables.values()) {
       table.changed = this.noKeySets();
       table.unshared = null;
     }
     this.scope.shield = this.scope.shield! + 1;
-    return new HeapCapture(changes, () => {
+    return new HeapCapture(image, build, abandon, () => {
       this.scope.shield = this.scope.shield! - 1;
       if (this.scope.shield === 0) for (const table of this.tables.values()) table.unshared = null;
     });
+  }
+
+  /** Every non-empty key-group Map of every state, frozen until unfreeze(). */
+  private freeze(): FrozenGroup[] {
+    const frozen: FrozenGroup[] = [];
+    for (const table of this.tables.values()) {
+      for (let index = 0; index < table.groups.length; index++) {
+        const group = table.groups[index];
+        if (group === undefined || group.size === 0) continue;
+        table.frozen[index] = table.frozen[index]! + 1;
+        frozen.push({ table, index, group });
+      }
+    }
+    return frozen;
   }
 
   /** Contract 3; atomic: changes that do not check out, or do not fit the registered states, change nothing. */
@@ -391,23 +417,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.disposed = true;
     this.tables.clear();
     this.handles.clear();
-  }
-
-  /** Every entry of every key group, containers copied. */
-  private imageGroups(): KeyGroupChanges[] {
-    const tables = [...this.tables.values()];
-    const out: KeyGroupChanges[] = [];
-    for (let index = 0; index < this.dirty.length; index++) {
-      let states: KeyGroupChanges['states'][number][] | undefined;
-      for (const table of tables) {
-        const group = table.groups[index];
-        if (group === undefined || group.size === 0) continue;
-        const upserts = table.kind === 'list' || table.kind === 'map' ? Array.from(group, ([k, v]) => [k, copyStored(table.kind, v)] as const) : Array.from(group);
-        (states ??= []).push({ name: table.name, upserts, deletes: [] });
-      }
-      if (states !== undefined) out.push({ keyGroup: this.range.start + index, states });
-    }
-    return out;
   }
 
   /** The entries of the keys changed since the last capture: upserts where they exist, deletes where not. */
@@ -444,6 +453,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       const old = table.groups[index];
       if (old !== undefined && table.changed !== null) for (const k of old.keys()) table.touch(index, k);
       table.groups[index] = undefined;
+      table.frozen[index] = 0;
     }
     for (const s of states) {
       if (s.upserts.length === 0) continue;
@@ -461,6 +471,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private applyDelta(index: number, changes: KeyGroupChanges): void {
     for (const s of changes.states) {
       const table = this.tables.get(s.name)!;
+      if (table.frozen[index] !== 0) table.thaw(index);
       if (s.upserts.length > 0) {
         const group = (table.groups[index] ??= new Map());
         const copy = table.kind === 'list' || table.kind === 'map';
@@ -486,28 +497,69 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 }
 
-/** A heap capture holds its changes, built at capture time, until released (contract 2). */
+/** A key group's Map held by a pending full capture. */
+interface FrozenGroup {
+  readonly table: StateTable;
+  readonly index: number;
+  readonly group: Map<StateKey, unknown>;
+}
+
+/** The full image of frozen groups, by ascending key group, states in registration order; containers copied. */
+function imageGroups(frozen: readonly FrozenGroup[], groupCount: number, start: number): KeyGroupChanges[] {
+  const byIndex = new Array<FrozenGroup[] | undefined>(groupCount).fill(undefined);
+  for (const f of frozen) (byIndex[f.index] ??= []).push(f);
+  const out: KeyGroupChanges[] = [];
+  byIndex.forEach((groups, index) => {
+    if (groups === undefined) return;
+    const states = groups.map(({ table, group }) => ({
+      name: table.name,
+      upserts: table.kind === 'list' || table.kind === 'map' ? Array.from(group, ([k, v]) => [k, copyStored(table.kind, v)] as const) : Array.from(group),
+      deletes: [],
+    }));
+    out.push({ keyGroup: start + index, states });
+  });
+  return out;
+}
+
+/** The capture no longer needs these Maps; a Map that was thawed (or replaced) meanwhile is not live any more. */
+function unfreeze(frozen: readonly FrozenGroup[]): void {
+  for (const { table, index, group } of frozen) if (table.groups[index] === group && table.frozen[index]! > 0) table.frozen[index] = table.frozen[index]! - 1;
+}
+
+/**
+ * A heap capture (contract 2): a delta built at capture time, or a full image read from frozen
+ * key-group Maps when first materialized. Until released, the backend copies on read what the
+ * capture may share (state-table.ts, invariant 5).
+ */
 class HeapCapture implements KeyedStateCapture {
   readonly backend = 'heap' as const;
-  readonly full: boolean;
-  private changes: KeyedStateChanges | null;
+  private changes: KeyedStateChanges | null = null;
+  private released = false;
 
   constructor(
-    changes: KeyedStateChanges,
+    readonly full: boolean,
+    private build: (() => KeyedStateChanges) | null,
+    private readonly abandon: () => void,
     private readonly onRelease: () => void,
-  ) {
-    this.full = changes.full;
-    this.changes = changes;
-  }
+  ) {}
 
   materialize(): Promise<KeyedStateChanges> {
-    if (this.changes === null) return Promise.reject(new TroupeError('TROUPE_INVALID_ARGUMENT', 'the keyed state capture was released before it was materialized'));
-    return Promise.resolve(this.changes);
+    if (this.released) return Promise.reject(new TroupeError('TROUPE_INVALID_ARGUMENT', 'the keyed state capture was released before it was materialized'));
+    if (this.build !== null) {
+      this.changes = this.build();
+      this.build = null;
+    }
+    return Promise.resolve(this.changes!);
   }
 
   release(): void {
-    if (this.changes === null) return;
+    if (this.released) return;
+    this.released = true;
     this.changes = null;
+    if (this.build !== null) {
+      this.build = null;
+      this.abandon();
+    }
     this.onRelease();
   }
 }

@@ -30,7 +30,7 @@ export class HeapValueState<V> implements ValueState<V> {
     }
     const v = group.get(cursor.stateKey) as V | undefined;
     if (v === undefined) return this.defaultValue;
-    return table.scope.shield !== 0 && typeof v === 'object' && v !== null ? (table.unshare(group, v) as V) : v;
+    return table.scope.shield !== 0 && typeof v === 'object' && v !== null ? (table.unshare(v) as V) : v;
   }
   update(value: V): void {
     const table = this.table;
@@ -41,6 +41,8 @@ export class HeapValueState<V> implements ValueState<V> {
     if (group === undefined) {
       if (index < 0) throw noCurrentKey(table.name);
       group = table.groups[index] = new Map();
+    } else if (table.frozen[index] !== 0) {
+      group = table.thaw(index);
     }
     group.set(cursor.stateKey, value);
     table.dirty[index] = 1;

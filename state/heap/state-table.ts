@@ -8,7 +8,8 @@
  *  2. Every change to a key group's content, including a TTL timestamp refresh and a lazy cleanup,
  *     marks the key group dirty.
  *  3. Stored values are replaced, never modified in place, except list arrays and map Maps, which
- *     belong to the table alone (snapshots and restores copy them).
+ *     belong to the table alone (snapshots and restores copy them); while a capture is pending,
+ *     those too are copied before a change (invariant 5), and a TTL cleanup builds a new one.
  *  4. While change tracking is on (from the backend's first capture), changed[g - range.start]
  *     holds every state key of key group g whose entry was set or removed since the last capture,
  *     TTL cleanups included. Reads never count as changes.
@@ -16,6 +17,8 @@
  *     may share: the first read of such an entry since the capture stores a deep copy and returns
  *     that, so user code that modifies a value in place (an accumulator) cannot reach into the
  *     capture. Entries set since the capture are the user's own objects and are not copied.
+ *  6. Copy on write per key group: while frozen[i] > 0, pending full captures hold groups[i]'s Map
+ *     itself; it is never changed again: the first change copies it (thaw) and the copy is live.
  */
 import { decodeValue, encodeValue } from '../../actors/network/record-codec.js';
 import type { Clock } from '../../core/clock.js';
@@ -54,6 +57,8 @@ export class StateTable {
   changed: KeySets | null = null;
   /** Keys deep-copied since the last capture (invariant 5); null while no capture is pending. */
   unshared: KeySets | null = null;
+  /** Per key-group index, how many pending captures hold the group's Map (invariant 6). */
+  readonly frozen: Uint16Array;
 
   constructor(
     readonly name: string,
@@ -64,6 +69,7 @@ export class StateTable {
     groupCount: number,
   ) {
     this.groups = new Array<Map<StateKey, unknown> | undefined>(groupCount).fill(undefined);
+    this.frozen = new Uint16Array(groupCount);
     this.cursor = scope.cursor;
     this.dirty = scope.dirty;
     scope.shield ??= 0;
@@ -75,7 +81,7 @@ export class StateTable {
     const group = this.groups[cursor.index];
     if (group !== undefined) {
       const stored = group.get(cursor.stateKey);
-      return this.scope.shield !== 0 && typeof stored === 'object' && stored !== null ? this.unshare(group, stored) : stored;
+      return this.scope.shield !== 0 && typeof stored === 'object' && stored !== null ? this.unshare(stored) : stored;
     }
     if (cursor.index < 0) throw noCurrentKey(this.name);
     return undefined;
@@ -86,6 +92,7 @@ export class StateTable {
     if (cursor.index < 0) throw noCurrentKey(this.name);
     let group = this.groups[cursor.index];
     if (group === undefined) group = this.groups[cursor.index] = new Map();
+    else if (this.frozen[cursor.index] !== 0) group = this.thaw(cursor.index);
     group.set(cursor.stateKey, stored);
     this.dirty[cursor.index] = 1;
     if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
@@ -94,10 +101,20 @@ export class StateTable {
   remove(): void {
     const { cursor } = this;
     if (cursor.index < 0) throw noCurrentKey(this.name);
-    if (this.groups[cursor.index]?.delete(cursor.stateKey) === true) {
-      this.dirty[cursor.index] = 1;
-      if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
-    }
+    let group = this.groups[cursor.index];
+    if (group === undefined || !group.has(cursor.stateKey)) return;
+    if (this.frozen[cursor.index] !== 0) group = this.thaw(cursor.index);
+    group.delete(cursor.stateKey);
+    this.dirty[cursor.index] = 1;
+    if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
+  }
+
+  /** Invariant 6: replaces the frozen Map of key-group index `index` by a live copy and returns it. */
+  thaw(index: number): Map<StateKey, unknown> {
+    const copy = new Map(this.groups[index]);
+    this.groups[index] = copy;
+    this.frozen[index] = 0;
+    return copy;
   }
 
   /** Records a change of `stateKey` in key-group index `index` (invariant 4); tracking must be on. */
@@ -109,7 +126,7 @@ export class StateTable {
   }
 
   /** Invariant 5: the current key's stored object, deep-copied first if a pending capture may share it. */
-  unshare(group: Map<StateKey, unknown>, stored: object): unknown {
+  unshare(stored: object): unknown {
     const { index, stateKey } = this.cursor;
     if (this.changed?.[index]?.has(stateKey) === true) return stored;
     const unshared = (this.unshared ??= []);
@@ -117,7 +134,7 @@ export class StateTable {
     if (keys === undefined) keys = unshared[index] = new Set();
     else if (keys.has(stateKey)) return stored;
     const copy = decodeValue(encodeValue(stored));
-    group.set(stateKey, copy);
+    (this.frozen[index] !== 0 ? this.thaw(index) : this.groups[index]!).set(stateKey, copy);
     keys.add(stateKey);
     return copy;
   }
@@ -172,29 +189,31 @@ export class StateTable {
     for (let index = 0; index < this.groups.length; index++) {
       const group = this.groups[index];
       if (group === undefined) continue;
+      // a frozen group is read as it is and changed in a copy (invariant 6); containers are replaced (invariant 3)
+      let live = group;
+      const writable = (): Map<StateKey, unknown> => (live === group && this.frozen[index] !== 0 ? (live = this.thaw(index)) : live);
       const before = removed;
       for (const [key, stored] of group) {
-        const seen = removed;
+        let gone = 0;
         if (this.kind === 'list') {
           const list = stored as unknown[];
           const kept = list.filter((e) => !expired(e));
-          removed += list.length - kept.length;
-          if (kept.length === 0) group.delete(key);
-          else if (kept.length !== list.length) group.set(key, kept);
+          gone = list.length - kept.length;
+          if (kept.length === 0) writable().delete(key);
+          else if (gone > 0) writable().set(key, kept);
         } else if (this.kind === 'map') {
           const map = stored as Map<StateKey, unknown>;
-          for (const [userKey, e] of map) {
-            if (expired(e)) {
-              map.delete(userKey);
-              removed++;
-            }
-          }
-          if (map.size === 0) group.delete(key);
+          for (const e of map.values()) if (expired(e)) gone++;
+          if (gone === map.size) writable().delete(key);
+          else if (gone > 0) writable().set(key, new Map([...map].filter(([, e]) => !expired(e))));
         } else if (expired(stored)) {
-          group.delete(key);
-          removed++;
+          gone = 1;
+          writable().delete(key);
         }
-        if (removed !== seen && this.changed !== null) this.touch(index, key);
+        if (gone > 0) {
+          removed += gone;
+          if (this.changed !== null) this.touch(index, key);
+        }
       }
       if (removed !== before) this.dirty[index] = 1;
     }

@@ -99,13 +99,15 @@ export async function writeKeyedSnapshot(
   id: SnapshotId,
   options: WriteOptions = {},
 ): Promise<KeyedStateHandle> {
-  let changes: KeyedStateChanges;
-  let bodies: Buffer[];
+  // only the encoded bodies outlive this block: the materialized changes can be collected during the writes
+  let head: { readonly full: boolean; readonly maxParallelism: number; readonly range: KeyGroupRange };
+  let bodies: Array<Buffer | undefined>;
   try {
-    changes = await capture.materialize();
+    const changes = await capture.materialize();
     if (!changes.full && previous === null) throw new TroupeError('TROUPE_INVALID_ARGUMENT', `operator ${id.operatorId} subtask ${id.subtask}: an incremental capture needs the previous handle`);
     if (!changes.full && previous !== null) checkChainable(previous, changes, id);
     if (!changes.full && previous !== null && changes.keyGroups.length === 0) return previous;
+    head = { full: changes.full, maxParallelism: changes.maxParallelism, range: { start: changes.range.start, end: changes.range.end } };
     bodies = encodePieces(changes, options.pieceBytes ?? PIECE_TARGET_BYTES);
   } finally {
     capture.release();
@@ -113,11 +115,12 @@ export async function writeKeyedSnapshot(
   const pieces: StateFileHandle[] = [];
   for (let i = 0; i < bodies.length; i++) {
     pieces.push(await writer.write(pieceName(id, writer.epoch, i), bodies[i]!, 'shared'));
+    bodies[i] = undefined;
   }
   const backend: StateBackendKind = capture.backend ?? previous?.backend ?? 'heap';
-  const range = { start: changes.range.start, end: changes.range.end };
-  if (changes.full || previous === null) return { backend, maxParallelism: changes.maxParallelism, range, pieces, captures: [pieces.length] };
-  return { backend, maxParallelism: changes.maxParallelism, range, pieces: [...previous.pieces, ...pieces], captures: [...previous.captures, pieces.length] };
+  const { maxParallelism, range } = head;
+  if (head.full || previous === null) return { backend, maxParallelism, range, pieces, captures: [pieces.length] };
+  return { backend, maxParallelism, range, pieces: [...previous.pieces, ...pieces], captures: [...previous.captures, pieces.length] };
 }
 
 function checkChainable(previous: KeyedStateHandle, changes: KeyedStateChanges, id: SnapshotId): void {

@@ -21,7 +21,7 @@ import type { JobGraph } from '../../core/job-graph.js';
 import type { DispatcherHandle } from '../protocol/dispatcher.js';
 import type { JobMasterAsk, JobMasterHandle, JobMasterReplies, JobMasterTell } from '../protocol/job-master.js';
 import type { JobResult, OperatorMetrics, TaskMetrics } from '../protocol/job-status.js';
-import type { ResourceManagerHandle } from '../protocol/resource-manager.js';
+import type { ResourceManagerHandle, SlotAllocation } from '../protocol/resource-manager.js';
 import type { TaskExecutorHandle } from '../protocol/task-executor.js';
 import type { ActorAddress } from '../runtime/handle.js';
 import { ActorHandle, ActorShell, type AskHandlers, type TellHandlers } from '../runtime/typed-actor.js';
@@ -57,6 +57,8 @@ interface SavepointRequest {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a restart waits for enough slots (Flink's slot request timeout). */
+const SLOT_WAIT_MS = 30_000;
 
 export interface JobMasterParams {
   readonly jobGraph: JobGraph;
@@ -190,7 +192,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       this.executions = buildExecutions(graph, this.attempt);
       this.lifecycle = initialLifecycle(this.executions.map((e) => e.attemptId));
       const restore = await this.prepareCheckpointing();
-      const slots = await this.params.resourceManager.ask({ type: 'request-slots', jobId: graph.jobId, count: slotsNeeded(graph), jobMaster: this.self });
+      const slots = await this.requestSlots();
       this.slotsHeld = true;
       const locations: Record<string, string> = {};
       for (const e of this.executions) {
@@ -280,6 +282,23 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       collected: this.collectedBySink(),
     };
     this.params.dispatcher.tell({ type: 'job-terminated', result, collectedInOrder: this.collectedLog });
+  }
+
+  /**
+   * Slots for this attempt. A restart waits up to `SLOT_WAIT_MS` for slots to come back (a lost
+   * TaskExecutor is launched again); a first deployment fails at once when the cluster is too small.
+   */
+  private async requestSlots(): Promise<SlotAllocation[]> {
+    const graph = this.params.jobGraph;
+    const deadline = Date.now() + (this.attempt > 0 ? SLOT_WAIT_MS : 0);
+    for (;;) {
+      try {
+        return await this.params.resourceManager.ask({ type: 'request-slots', jobId: graph.jobId, count: slotsNeeded(graph), jobMaster: this.self });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'TROUPE_NOT_ENOUGH_SLOTS' || Date.now() >= deadline) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   // ---- checkpoints ----

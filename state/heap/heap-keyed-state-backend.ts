@@ -25,10 +25,14 @@
  *     are skipped, so a rescaled subtask can be handed every snapshot that intersects its range.
  *  6. KeyedStateBackend (state/backend.ts, contracts 1-4): change tracking per state key starts at
  *     the first capture; before it there is no baseline, so capture(false) answers with a full image
- *     (capture.full is true) and writes pay nothing for tracking. A capture copies containers and
- *     shares user values; until it is released, a read deep-copies an entry the capture may share
+ *     (capture.full is true) and writes pay nothing for tracking. A delta copies the changed entries
+ *     at capture time (O(changed keys)); a full capture freezes every key group's Map, copied on the
+ *     first write after it (state-table.ts, invariant 6), and lists the entries when materialized
+ *     (O(key groups) at capture time). Materialized changes hold copies of lists and maps but share
+ *     user values: until the capture is released, a read deep-copies an entry the capture may share
  *     before handing it out (state-table.ts, invariant 5), so in-place changes cannot reach it.
- *     Release the capture once its materialized changes are encoded (writeKeyedSnapshot does).
+ *     Release the capture once its changes are encoded (writeKeyedSnapshot does). A value changed in
+ *     place counts as a change once it is written back (update, put, add), as in Flink.
  */
 import { systemClock, type Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';

@@ -102,9 +102,12 @@ export class StateTable {
     const { cursor } = this;
     if (cursor.index < 0) throw noCurrentKey(this.name);
     let group = this.groups[cursor.index];
-    if (group === undefined || !group.has(cursor.stateKey)) return;
-    if (this.frozen[cursor.index] !== 0) group = this.thaw(cursor.index);
-    group.delete(cursor.stateKey);
+    if (group === undefined) return;
+    if (this.frozen[cursor.index] !== 0) {
+      if (!group.has(cursor.stateKey)) return;
+      group = this.thaw(cursor.index);
+    }
+    if (!group.delete(cursor.stateKey)) return;
     this.dirty[cursor.index] = 1;
     if (this.changed !== null) this.touch(cursor.index, cursor.stateKey);
   }

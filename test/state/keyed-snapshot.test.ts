@@ -4,6 +4,7 @@
  *  2. a delta's handle extends the previous one; an empty delta writes nothing
  *  3. piece names are unique, valid store segments
  *  4. restore is all or nothing: a bad file is TROUPE_CHECKPOINT_CORRUPT naming it, the backend unchanged
+ * and the exchange format: a heap checkpoint restores into sqlite and back.
  * Random operations come from a seeded PRNG; a failure prints its seed.
  */
 import test from 'ava';
@@ -14,6 +15,7 @@ import type { KeyedStateBackend } from '../../state/backend.js';
 import { JobCheckpointStorage, MemoryCheckpointStore, SEGMENT, joinPath, type StateFileHandle } from '../../state/checkpoint-storage/index.js';
 import { HeapKeyedStateBackend } from '../../state/heap/heap-keyed-state-backend.js';
 import { keyGroupFor, keyGroupRange, type KeyGroupRange } from '../../state/key-groups.js';
+import { openSqliteKeyedStateBackend } from '../../state/sqlite/sqlite-keyed-state-backend.js';
 import { keyedHandleFiles, needsFull, pieceName, restoreKeyedState, writeKeyedSnapshot, type KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
 import { seededRng, type Rng } from '../helpers/prng.js';
 import { contentOf, FULL, MAX_P } from './backend-fixture.js';
@@ -519,4 +521,30 @@ test('write - a first incremental capture of a heap backend is a full image (no 
   const h = await writeKeyedSnapshot(s.storage.writer(1, 0), capture, null, { operatorId: 'op', subtask: 0, checkpointId: 1 });
   t.deepEqual(h.captures, [1]);
   t.deepEqual(contentOf((await restored(s, [h])).backend), contentOf(live.backend));
+});
+
+test('backends - a heap checkpoint restores into sqlite at parallelism 2, whose checkpoints restore into heap again', async (t) => {
+  const s = setup();
+  const live = fresh();
+  const rng = seededRng(71);
+  randomOps(rng, live.backend, live.clock, 1500);
+  let h = await checkpoint(s, live.backend, null, 1);
+  randomOps(rng, live.backend, live.clock, 200);
+  h = await checkpoint(s, live.backend, h, 2);
+  await finalize(s, 2, [h]);
+  const sqlites = await Promise.all([0, 1].map((i) => openSqliteKeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRange(MAX_P, 2, i), clock: new ManualClock(live.clock.now()), cacheEntries: 20 })));
+  try {
+    const handles3: KeyedStateHandle[] = [];
+    for (const [i, sq] of sqlites.entries()) {
+      t.is(await restoreKeyedState(s.storage.reader(), [h], sq), 64);
+      handles3.push(await checkpoint(s, sq, null, 3, INCREMENTAL, i));
+    }
+    await finalize(s, 3, handles3);
+    t.deepEqual(handles3.map((x) => x.backend), ['sqlite', 'sqlite']);
+    const back = await restored(s, handles3, FULL, live.clock.now());
+    t.is(back.groups, MAX_P);
+    t.deepEqual(contentOf(back.backend), contentOf(live.backend));
+  } finally {
+    for (const sq of sqlites) await sq.dispose();
+  }
 });

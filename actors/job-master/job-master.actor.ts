@@ -10,6 +10,7 @@
  *     recorded it.
  *  3. Every attempt of the job has its own epoch (attempt + 1), registered in the checkpoint storage
  *     before its tasks deploy: writers of older attempts are fenced.
+ *  5. The job's result is announced only after its metadata writes and discards settled.
  *  4. A restart deploys every task again (attempt + 1) with the state of the latest completed
  *     checkpoint, or of the savepoint the job started from when none completed yet.
  */
@@ -96,6 +97,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private readonly savepointDirs = new Map<number, string>();
   private requestCounter = 0;
   private ended = false;
+  /** Metadata writes and discards in flight. */
+  private readonly storageWork = new Set<Promise<void>>();
 
   protected override onStart(): void {
     const handle: JobMasterHandle = new ActorHandle<JobMasterTell, JobMasterAsk, JobMasterReplies>(this.actor, `jobmaster ${this.params.jobGraph.jobId}`);
@@ -260,6 +263,9 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     const graph = this.params.jobGraph;
     this.ended = true;
     if (this.coordinator !== null) this.stepCoordinator({ type: 'job-ended' });
+    // the result is announced once the checkpoint directory is quiet: a restore right after it sees
+    // the retained checkpoints as they stay (invariant 5)
+    while (this.storageWork.size > 0) await Promise.allSettled([...this.storageWork]);
     this.cancelTick?.();
     this.cancelTick = null;
     for (const r of this.savepointRequests.values()) r.reject({ code: 'TROUPE_CHECKPOINT_DECLINED', message: `the job ended (${status}) before the savepoint completed` });
@@ -341,6 +347,11 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     return out;
   }
 
+  private track(work: Promise<void>): void {
+    this.storageWork.add(work);
+    void work.finally(() => this.storageWork.delete(work));
+  }
+
   private get timers(): Timers {
     return this.params.timers ?? systemTimers;
   }
@@ -378,7 +389,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
         return;
       }
       case 'store-metadata':
-        void this.storeMetadata(effect);
+        this.track(this.storeMetadata(effect));
         return;
       case 'notify-complete':
       case 'notify-aborted': {
@@ -398,7 +409,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
         return;
       }
       case 'discard':
-        this.discard(effect).catch((error: unknown) => console.error(`[troupe] job ${graph.jobId}: discarding checkpoint ${effect.checkpointId} failed:`, error));
+        this.track(this.discard(effect).catch((error: unknown) => console.error(`[troupe] job ${graph.jobId}: discarding checkpoint ${effect.checkpointId} failed:`, error)));
         return;
       case 'fail-job':
         void this.apply({ type: 'fail', error: effect.error });

@@ -23,7 +23,9 @@ const CLI = path.join(REPO, 'dist', 'api', 'cli', 'troupe.js');
 const JOB = path.join(REPO, 'test', 'fixtures', 'savepoint', 'keyed-sum.ts');
 const N = 3000;
 const KEYS = 7;
-const RATE = 400;
+/** The first run is slow so that it is still running when the savepoint CLI gets to it, even on a busy machine. */
+const FIRST_RATE = 200;
+const RATE = 1500;
 
 interface KeySum {
   readonly key: string;
@@ -40,6 +42,7 @@ interface Result {
 const root = mkdtempSync(path.join(tmpdir(), 'troupe-savepoint-test-'));
 const checkpoints = path.join(root, 'checkpoints');
 const jobArgs = [checkpoints, String(N), String(KEYS), String(RATE)];
+const firstArgs = [checkpoints, String(N), String(KEYS), String(FIRST_RATE)];
 let jm: RunningJobManager | undefined;
 
 test.before(async () => {
@@ -129,7 +132,7 @@ let taken: Promise<{ location: string; jobId: JobId; firstRun: KeySum[] }> | und
 function savepointOfFirstRun(): Promise<{ location: string; jobId: JobId; firstRun: KeySum[] }> {
   taken ??= (async () => {
     const { address, client } = cluster();
-    const jobId = await submit(client, JOB, 2, jobArgs);
+    const jobId = await submit(client, JOB, 2, firstArgs);
     await untilEmitting(client, jobId);
     const r = await troupe(['savepoint', jobId, '--stop', '--dir', path.join(root, 'savepoints'), '--cluster', address]);
     if (r.code !== 0) throw new Error(`troupe savepoint failed: ${show(r)}`);

@@ -8,8 +8,8 @@
  *     Values are decoded from bytes, so they share nothing with the live state (contract 4).
  *  2. A delta lists, for each changed (state, key), an upsert when the frozen source holds a value
  *     and a delete when it does not.
- *  3. The snapshot's read transaction ends when materialize() settles or release() is called,
- *     whichever is first.
+ *  3. The snapshot's read transaction ends when materialize() settles, or at release() when no
+ *     materialize() runs; a materialize() still reading when release() comes rejects.
  */
 import { decodeValue } from '../../actors/network/record-codec.js';
 import { TroupeError } from '../../core/errors.js';
@@ -65,10 +65,18 @@ export class SqliteCapture implements KeyedStateCapture {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.parts.snapshot?.then(
-      (s) => s.end(),
-      () => undefined,
-    );
+    // a materialize in progress stops at its next read and ends the snapshot itself
+    if (this.result === undefined) {
+      this.parts.snapshot?.then(
+        (s) => s.end(),
+        () => undefined,
+      );
+    }
+  }
+
+  /** After each read: a capture released meanwhile must not answer (its snapshot may be gone). */
+  private live(): void {
+    if (this.released) throw new TroupeError('TROUPE_PROTOCOL_VIOLATION', 'the keyed state capture was released while it materialized');
   }
 
   private async build(): Promise<KeyedStateChanges> {
@@ -88,6 +96,7 @@ export class SqliteCapture implements KeyedStateCapture {
     for (let from = range.start; from <= range.end; from += SCAN_GROUPS) {
       const to = Math.min(range.end + 1, from + SCAN_GROUPS);
       const rows = await snapshot.scan(groupBound(from), groupBound(to));
+      this.live();
       // rows come ordered by key blob, so by key group
       let start = 0;
       while (start < rows.length) {
@@ -148,6 +157,7 @@ export class SqliteCapture implements KeyedStateCapture {
       const blobs = new Map<StateKey, Buffer>();
       for (const p of pending) if (!blobs.has(p.stateKey)) blobs.set(p.stateKey, keyBlob(p.keyGroup, p.stateKey));
       const rows = await snapshot.load([...blobs.values()]);
+      this.live();
       const stored = new Map<StateKey, Map<number, Buffer>>();
       for (const row of rows) {
         const stateKey = stateKeyOfBlob(row.k);

@@ -322,3 +322,23 @@ test('sqlite backend - an incremental capture after more evicted changes than it
     await b.dispose();
   }
 });
+
+test('sqlite backend - a capture released while it materializes rejects instead of answering from a view it no longer holds', async (t) => {
+  const b = await open({ cacheEntries: 10 });
+  try {
+    const v = b.getValueState<number>({ name: 'v' });
+    for (let k = 0; k < 300; k++) {
+      await use(b, k);
+      v.update(k);
+    }
+    const capture = b.capture(true);
+    const pending = capture.materialize();
+    capture.release();
+    t.is(codeOf(await t.throwsAsync(pending)), 'TROUPE_PROTOCOL_VIOLATION');
+    t.is(codeOf(await t.throwsAsync(capture.materialize())), 'TROUPE_PROTOCOL_VIOLATION');
+    const image = await materialized(b.capture(true));
+    t.is(image.keyGroups.reduce((n, g) => n + g.states.reduce((m, s) => m + s.upserts.length, 0), 0), 300);
+  } finally {
+    await b.dispose();
+  }
+});

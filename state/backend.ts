@@ -66,7 +66,11 @@ export interface KeyedStateCapture {
   /** The backend that captured (recorded in the snapshot handle); optional for compatibility. */
   readonly backend?: StateBackendKind;
   materialize(): Promise<KeyedStateChanges>;
-  /** Frees what the capture holds (a read transaction) when the snapshot is abandoned. Idempotent. */
+  /**
+   * Frees what the capture holds (a read transaction, copy-on-read protection of the heap) when
+   * the snapshot is abandoned or once the materialized changes are encoded (writeKeyedSnapshot
+   * releases). Idempotent; materialize after release is refused.
+   */
   release(): void;
 }
 

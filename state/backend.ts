@@ -69,7 +69,7 @@ export interface KeyedStateCapture {
   /**
    * Frees what the capture holds (a read transaction, copy-on-read protection of the heap) when
    * the snapshot is abandoned or once the materialized changes are encoded (writeKeyedSnapshot
-   * releases). Idempotent; materialize after release is refused.
+   * releases). Idempotent.
    */
   release(): void;
 }

@@ -334,7 +334,7 @@ test('sqlite sink - a write lock held by another process is waited out, within b
   const impatient = await opened(db, { subtaskIndex: 1, parallelism: 2 }, { ...OPTIONS, busyTimeoutMs: 100 });
   await exec('BEGIN IMMEDIATE');
   writeAll(impatient, 2);
-  t.like(await t.throwsAsync(impatient.snapshotState!(1)), { code: 'SQLITE_BUSY' });
+  t.like(await t.throwsAsync(impatient.snapshotState!(1)), { code: 'TROUPE_SINK_FAILED', causeRecord: { message: 'SQLITE_BUSY: database is locked' } });
   await exec('COMMIT');
   await new Promise((resolve) => other.close(resolve));
   for (const x of [w, impatient]) await x.close!();

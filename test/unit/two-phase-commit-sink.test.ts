@@ -339,11 +339,12 @@ test('2pc - a failed pre-commit fails the writer for good: nothing more is commi
   const writer = await opened(store);
   writeAll(writer, 1);
   store.failPreCommit = true;
-  await t.throwsAsync(writer.snapshotState(1), { message: 'disk full' });
+  const error = await t.throwsAsync(writer.snapshotState(1), { message: /disk full/ });
+  t.like(error, { code: 'TROUPE_SINK_FAILED', causeRecord: { message: 'disk full' } });
   store.failPreCommit = false;
-  t.throws(() => writer.write(2), { message: 'disk full' });
-  await t.throwsAsync(writer.notifyCheckpointComplete(1), { message: 'disk full' });
-  await t.throwsAsync(writer.flush(), { message: 'disk full' });
+  t.throws(() => writer.write(2), { message: /disk full/ });
+  await t.throwsAsync(writer.notifyCheckpointComplete(1), { message: /disk full/ });
+  await t.throwsAsync(writer.flush(), { message: /disk full/ });
   await writer.close();
   t.deepEqual(store.visible(), []);
 });

@@ -243,7 +243,11 @@ export class TwoPhaseCommitSinkWriter<T, TXN> implements SinkWriter<T> {
 
   private async commitPending(upToCheckpoint: number): Promise<void> {
     while (this.pending.length > 0 && this.pending[0]!.checkpointId <= upToCheckpoint) {
-      await this.txns.commit(this.pending[0]!.txn);
+      try {
+        await this.txns.commit(this.pending[0]!.txn);
+      } catch (error) {
+        throw asError(error); // the transaction stays pending: a later completion retries it
+      }
       this.pending.shift();
     }
   }
@@ -316,8 +320,11 @@ function parseElement(element: unknown, kind: string): PendingTransactionState {
   return e as PendingTransactionState;
 }
 
+/** Coded errors pass as they are; file-system and database errors become TROUPE_SINK_FAILED. */
 function asError(thrown: unknown): Error {
-  return thrown instanceof Error ? thrown : new TroupeError('TROUPE_TASK_FAILED', `sink transaction failed: ${String(thrown)}`);
+  if (thrown instanceof TroupeError) return thrown;
+  const cause = thrown instanceof Error ? { name: thrown.name, message: thrown.message, ...(thrown.stack !== undefined ? { stack: thrown.stack } : {}) } : { name: 'Error', message: String(thrown) };
+  return new TroupeError('TROUPE_SINK_FAILED', `sink transaction failed: ${cause.message}`, { cause });
 }
 
 function preview(value: unknown): string {

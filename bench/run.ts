@@ -4,6 +4,8 @@
  *   npm run bench -- keyed [--events N]           q1 → keyBy(auction) → running count, parallelism 2
  *   npm run bench -- backpressure [--seconds S]   source 10× faster than the sink; RSS over time
  *   npm run bench -- checkpoint-size [--keys N]   heap keyed state: full vs incremental checkpoint, restore
+ *   npm run bench -- checkpoint-overhead [--events N] [--runs R]   keyed job without vs with checkpoints every 1 s (default 10 M events)
+ *   npm run bench -- restore-time [--sizes 100,1000]   full checkpoint write and restore (heap, sqlite) vs state MiB
  * On a forked cluster (JobManager here, two TaskExecutor child processes; see distributed.ts):
  *   npm run bench -- distributed-keyed [--events N] [--runs R]
  *   npm run bench -- distributed-latency [--seconds S] [--runs R] [--events N] [--rate R] [--pad B]
@@ -20,6 +22,8 @@ import { NexmarkGenerator } from '../api/nexmark/generator.js';
 import { BID } from '../api/nexmark/model.js';
 import { nexmarkEvents, q0, q1, q2, toCurrency } from '../api/nexmark/queries.js';
 import { checkpointSize } from './checkpoint-size.js';
+import { checkpointOverhead } from './checkpoint-overhead.js';
+import { restoreTime } from './restore-time.js';
 import { blackholeValue, forLoopBaseline, pipelineBaseline, type QueryName } from './nexmark-baselines.js';
 import { distributedKeyed, distributedLatency, distributedMismatch, setClusterNetwork } from './distributed.js';
 
@@ -159,6 +163,7 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       network: { type: 'string' },
       keys: { type: 'string' },
+      sizes: { type: 'string' },
     },
   });
   const [what, arg] = positionals;
@@ -183,6 +188,10 @@ async function main(): Promise<void> {
       return backpressure(Number(values.seconds ?? 30));
     case 'checkpoint-size':
       return checkpointSize(Number(values.keys ?? 1_000_000));
+    case 'checkpoint-overhead':
+      return checkpointOverhead({ events: Number(values.events ?? 10_000_000), runs: Number(values.runs ?? 2) });
+    case 'restore-time':
+      return restoreTime((values.sizes ?? '100,1000').split(',').map(Number));
     case 'distributed-keyed':
       return distributedKeyed({
         events: Number(values.events ?? 5_000_000),
@@ -209,6 +218,7 @@ async function main(): Promise<void> {
       console.log(
         'usage: npm run bench -- nexmark [q0|q1|q2] [--events N] [--parallelism P] | keyed [--events N] | backpressure [--seconds S]\n' +
           '  | checkpoint-size [--keys N]\n' +
+          '  | checkpoint-overhead [--events N] [--runs R] | restore-time [--sizes MiB,MiB]\n' +
           '  | distributed-keyed [--events N] [--runs R] | distributed-latency [--seconds S] [--runs R] [--events N] [--rate R] [--pad B]\n' +
           '  | distributed-mismatch [--seconds S] [--rate R] [--pad B]   (distributed-*: also [--network JSON] [--profile DIR])',
       );

@@ -6,6 +6,7 @@ export type { Source, SourceReader, SourceContext, PollResult } from './api/data
 export type { Sink, SinkWriter, SinkContext } from './api/datastream/sink.js';
 export { CollectionSource } from './api/datastream/sources/collection-source.js';
 export { SequenceSource, type SequenceOptions } from './api/datastream/sources/sequence-source.js';
+export { FileSource, type FileSplit } from './api/datastream/sources/file-source.js';
 export { PrintSink } from './api/datastream/sinks/print-sink.js';
 export { DiscardingSink } from './api/datastream/sinks/discarding-sink.js';
 export { CollectSink } from './api/datastream/sinks/collect-sink.js';

@@ -1,4 +1,5 @@
 /** Creates the keyed state backend a job configured (state/backend.ts) for one subtask. */
+import { mkdir } from 'node:fs/promises';
 import { TroupeError } from '../core/errors.js';
 import type { KeyedStateBackend, StateBackendConfig } from './backend.js';
 import { HeapKeyedStateBackend } from './heap/heap-keyed-state-backend.js';
@@ -13,6 +14,7 @@ export async function createKeyedStateBackend(config: StateBackendConfig, maxPar
     case 'heap':
       return new HeapKeyedStateBackend(maxParallelism, range);
     case 'sqlite':
+      if (config.sqlite?.dir !== undefined) await mkdir(config.sqlite.dir, { recursive: true });
       return openSqliteKeyedStateBackend({ maxParallelism, range, name, ...config.sqlite });
     default:
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `unknown state backend '${String((config as { kind?: unknown }).kind)}' (heap or sqlite) for ${name}`);

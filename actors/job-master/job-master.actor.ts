@@ -58,6 +58,8 @@ interface SavepointRequest {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** TROUPE_DEBUG_CHECKPOINTS=1 logs every coordinator effect. */
+const DEBUG_CHECKPOINTS = process.env.TROUPE_DEBUG_CHECKPOINTS === '1';
 /** How long a restart waits for enough slots (Flink's slot request timeout). */
 const SLOT_WAIT_MS = 30_000;
 
@@ -272,6 +274,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     this.savepointRequests.clear();
     if (status !== this.lifecycle.status) this.params.dispatcher.tell({ type: 'job-status-changed', jobId: graph.jobId, status });
     await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId }, 5_000)));
+    await this.collectGarbage();
     if (this.slotsHeld) await this.params.resourceManager.ask({ type: 'free-slots', jobId: graph.jobId }).catch(() => 0);
     const tasks = this.executions.map((e) => this.finalMetrics.get(e.attemptId)).filter((m): m is TaskMetrics => m !== undefined);
     const endTime = Date.now();
@@ -375,6 +378,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
 
   private runCoordinatorEffect(effect: CoordinatorEffect<TaskStateSnapshot>): void {
     const graph = this.params.jobGraph;
+    if (DEBUG_CHECKPOINTS) console.error(`[troupe] job ${graph.jobId} checkpoint effect ${effect.type} ${'checkpointId' in effect ? effect.checkpointId : ''} ${'reason' in effect ? effect.reason : ''}`);
     switch (effect.type) {
       case 'trigger': {
         let savepoint: string | undefined;
@@ -489,6 +493,19 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     await storage.abort(effect.checkpointId).catch(() => undefined); // finalized meanwhile: not ours to remove
   }
 
+  /**
+   * Removes what no retained checkpoint uses once the tasks are gone: uploads of aborted checkpoints
+   * that landed after their discard, directories of checkpoints that never completed.
+   */
+  private async collectGarbage(): Promise<void> {
+    if (this.storage === null || this.coordinator === null) return;
+    try {
+      await this.storage.collectGarbage(this.coordinator.nextCheckpointId);
+    } catch (error) {
+      console.error(`[troupe] job ${this.params.jobGraph.jobId}: cleaning the checkpoint directory failed:`, error);
+    }
+  }
+
   private metadataStore(): Promise<JobManagerStore | null> {
     const cp = this.params.jobGraph.checkpointing;
     if (cp === undefined) return Promise.resolve(null);
@@ -534,6 +551,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     this.restartTimer = null;
     const graph = this.params.jobGraph;
     await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId, restart: true }, 5_000)));
+    while (this.storageWork.size > 0) await Promise.allSettled([...this.storageWork]);
+    await this.collectGarbage();
     if (this.slotsHeld) await this.params.resourceManager.ask({ type: 'free-slots', jobId: graph.jobId }).catch(() => 0);
     this.slotsHeld = false;
     this.placement.clear();

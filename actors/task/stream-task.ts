@@ -48,6 +48,8 @@ import { keySelectorOf, type JobUserCode } from './user-code.js';
 
 const SLICE_MS = 4;
 const SOURCE_BATCH = 256;
+/** A source batch should take at most this long, so that a slow chain cannot stretch a slice. */
+const SOURCE_BATCH_MS = 1;
 
 export interface TaskEnvironment {
   readonly clock: Clock;
@@ -122,6 +124,8 @@ export class StreamTask {
   private finishing = false;
   private backend: KeyedStateBackend | null = null;
   private sourceOutput: Collector<unknown> | null = null;
+  /** Records per pollNext call: shrinks when the chain behind the source is slow (invariant 2). */
+  private sourceBatch = SOURCE_BATCH;
   private barriers: BarrierHandler | null = null;
   /** Per input channel (all gates): items held back while alignment blocks the channel. */
   private blocked: InputItem[][] = [];
@@ -349,7 +353,13 @@ export class StreamTask {
       if (!this.outputsAvailable()) return this.beginWait('backpressure');
       let result;
       try {
-        result = reader.pollNext(out, SOURCE_BATCH);
+        const before = clock.monotonic();
+        result = reader.pollNext(out, this.sourceBatch);
+        const took = clock.monotonic() - before;
+        // adapt the batch so that one call takes about SOURCE_BATCH_MS: event-loop turns stay short
+        // (checkpoint uploads, credits and control messages each wait for a turn)
+        if (took > SOURCE_BATCH_MS * 2 && this.sourceBatch > 1) this.sourceBatch = Math.max(1, this.sourceBatch >> 1);
+        else if (took < SOURCE_BATCH_MS / 2 && this.sourceBatch < SOURCE_BATCH) this.sourceBatch = Math.min(SOURCE_BATCH, this.sourceBatch * 2);
       } catch (error) {
         throw error instanceof OperatorFailure ? error : new OperatorFailure(this.tdd.vertex.operators[0]!.name, error);
       }
@@ -395,7 +405,7 @@ export class StreamTask {
         if (!this.outputsAvailable()) return this.beginWait('backpressure');
         head.collect(records[this.pos++]);
         // a slow function must not hold the event loop for a whole buffer (heartbeats, credits)
-        if ((this.pos & 63) === 0 && this.pos < n && clock.monotonic() - start >= SLICE_MS) return this.wake();
+        if ((this.pos & 15) === 0 && this.pos < n && clock.monotonic() - start >= SLICE_MS) return this.wake();
       }
       const item = this.currentItem!;
       item.gate.credits.recycle(item.channel);
@@ -452,10 +462,14 @@ export class StreamTask {
       this.env.decline?.(checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} does not take checkpoints` });
       return;
     }
-    if (this.state !== 'running' || this.finishing || this.reader === null) {
-      this.env.decline?.(checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} is ${this.finishing ? 'finishing' : this.state}${this.reader === null ? ' (not a source)' : ''}` });
+    if (this.reader === null) {
+      this.env.decline?.(checkpointId, { code: 'TROUPE_CHECKPOINT_DECLINED', message: `task ${this.tdd.attemptId} is not a source` });
       return;
     }
+    // a source that finished, or is finishing, reports so at once: the coordinator then stops
+    // triggering and aborts what is pending without counting it as a failure (Flink does not count
+    // declines of finished tasks either)
+    if (this.state !== 'running' || this.finishing) return;
     try {
       this.takeSnapshot(checkpointId, timestamp, savepoint);
       this.sendOutputs();

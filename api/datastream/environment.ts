@@ -17,6 +17,7 @@ import { buildJobGraph, validateParallelism } from './job-graph-builder.js';
 import type { Source } from './source.js';
 import { CollectionSource } from './sources/collection-source.js';
 import { SequenceSource, type SequenceOptions } from './sources/sequence-source.js';
+import { FileSource } from './sources/file-source.js';
 import { CollectSink } from './sinks/collect-sink.js';
 import { operatorIdOf, operatorTransformation, type Transformation } from './transformation.js';
 
@@ -121,6 +122,11 @@ export class StreamExecutionEnvironment {
 
   fromSequence(from: number, to: number, options: SequenceOptions = {}, name = 'Sequence Source'): DataStream<number> {
     return this.fromSource(new SequenceSource(from, to, options), name);
+  }
+
+  /** The lines of a text file, or of every file in a directory (replayable by byte offset). */
+  readTextFile(location: string, name = 'File Source'): DataStream<string> {
+    return this.fromSource(FileSource.forLines(location), name);
   }
 
   /**

@@ -3,12 +3,14 @@
  * a truncated or bit-flipped state file, a missing one, a savepoint of another job, a directory with
  * no savepoint. The restoring job commits no output.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { readCommittedJsonLines } from '../../api/datastream/sinks/file-sink.js';
 import { TroupeError, type ErrorCode } from '../../core/errors.js';
+import { FsCheckpointStore } from '../../state/checkpoint-storage/fs-checkpoint-store.js';
+import { JobCheckpointStorage } from '../../state/checkpoint-storage/job-checkpoint-storage.js';
 import { N, run, runUntilFailure, sorted } from '../helpers/checkpoint-job.js';
 
 interface Setup {
@@ -39,8 +41,9 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const checkpoints = path.join(work, 'checkpoints');
   cpSync(b.checkpoints, checkpoints, { recursive: true });
-  const shared = path.join(checkpoints, b.jobId, 'shared');
-  const stateFiles = readdirSync(shared).map((f) => path.join(shared, f));
+  // the files the checkpoint references (shared/ may also hold a late upload of an aborted one)
+  const completed = await new JobCheckpointStorage(new FsCheckpointStore(checkpoints), b.jobId).load(Number(path.basename(b.checkpoint).slice(4)));
+  const stateFiles = completed.files.map((f) => path.join(checkpoints, b.jobId, f.path));
   t.true(stateFiles.length > 0);
   return { work, checkpoint: path.join(checkpoints, b.jobId, path.basename(b.checkpoint)), stateFiles };
 }

@@ -20,7 +20,7 @@ export interface RunOptions {
   readonly parallelism: number;
   readonly out: string;
   readonly checkpoints?: string;
-  /** Fail at the first record from this one on that finds a completed checkpoint (so there is one to restore). */
+  /** Fail at the first record from this one on that finds a completed checkpoint (its commit is visible), so there is one to restore. */
   readonly failAt?: number;
   readonly restoreFrom?: string;
   readonly backend?: StateBackendKind;
@@ -38,7 +38,7 @@ export async function run(o: RunOptions): Promise<void> {
   const failAt = o.failAt ?? Infinity;
   const checkpoints = o.checkpoints;
   let stopped = false;
-  const completedOne = (): boolean => checkpoints !== undefined && hasCompletedCheckpoint(checkpoints);
+  const completedOne = (): boolean => checkpoints !== undefined && hasCommittedOutput(o.out);
   env
     .fromSequence(0, N - 1, { ratePerSecond: 6_000 })
     .setParallelism(1)
@@ -73,7 +73,15 @@ export async function run(o: RunOptions): Promise<void> {
 
 export const sorted = (lines: Out[]): string[] => lines.map((l) => JSON.stringify(l)).sort();
 
-function hasCompletedCheckpoint(root: string): boolean {
+/**
+ * A checkpoint was announced complete: the file sink committed a part file. (A `_metadata` file
+ * alone is not enough: a checkpoint still being stored when the job fails is discarded.)
+ */
+export function hasCommittedOutput(out: string): boolean {
+  return existsSync(out) && readdirSync(out).some((f) => !f.startsWith('.'));
+}
+
+export function hasCompletedCheckpoint(root: string): boolean {
   if (!existsSync(root)) return false;
   for (const job of readdirSync(root)) {
     const dir = path.join(root, job);

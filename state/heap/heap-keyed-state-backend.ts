@@ -36,16 +36,15 @@
  */
 import { systemClock, type Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
-import { checkAggregatingDescriptor, type AggregatingState, type AggregatingStateDescriptor } from '../aggregating-state.js';
+import type { AggregatingState, AggregatingStateDescriptor } from '../aggregating-state.js';
 import { KEYED_CHANGES_FORMAT, type KeyedStateBackend, type KeyedStateCapture, type KeyedStateChanges, type KeyedStateInfoLike, type KeyGroupChanges } from '../backend.js';
 import { keyGroupFor, keyOfStateKey, stateKeyOf, type KeyGroupRange, type StateKey } from '../key-groups.js';
 import type { ListState, ListStateDescriptor } from '../list-state.js';
 import type { MapState, MapStateDescriptor } from '../map-state.js';
 import type { ReducingState, ReducingStateDescriptor } from '../reducing-state.js';
-import { checkDescriptor, requireFunction, type StateDescriptorBase, type StateKind } from '../state-descriptor.js';
-import { resolveTtl, sameTtl } from '../ttl.js';
+import type { StateKind } from '../state-descriptor.js';
 import type { ValueState, ValueStateDescriptor } from '../value-state.js';
-import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState } from './heap-state-handles.js';
+import { StateHandleCache } from './state-handle-cache.js';
 import { checkKeyedChanges, intersect } from '../snapshot/keyed-changes.js';
 import { copyStored, StateTable, type KeyCursor, type TableScope } from './state-table.js';
 
@@ -86,12 +85,6 @@ export interface KeyGroupSnapshot {
   readonly states: ReadonlyArray<{ readonly name: string; readonly entries: ReadonlyArray<readonly [StateKey, unknown]> }>;
 }
 
-interface CachedHandle {
-  readonly kind: StateKind;
-  descriptor: StateDescriptorBase;
-  readonly handle: unknown;
-}
-
 /** One state's entries to put into a key group: [state key, stored value] pairs. */
 interface StateUpserts {
   readonly name: string;
@@ -105,7 +98,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private readonly cursor: KeyCursor = { index: -1, keyGroup: -1, stateKey: '' };
   private readonly tables = new Map<string, StateTable>();
   /** One handle per name: user code often calls getState for every record. */
-  private readonly handles = new Map<string, CachedHandle>();
+  /** One handle per name: user code often calls getState for every record. */
+  private readonly handles = new StateHandleCache((info) => this.tableFor(info));
   private readonly dirty: Uint8Array;
   private readonly scope: TableScope;
   /** Per-key change tracking is on (invariant 6). */
@@ -148,71 +142,30 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   // ---- state handles ----
 
   getValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'value') {
-      if (cached.descriptor === descriptor) return cached.handle as ValueState<V>;
-      if (Object.is((cached.descriptor as ValueStateDescriptor<V>).defaultValue, descriptor.defaultValue) && this.reuses(cached, descriptor)) return cached.handle as ValueState<V>;
-    }
-    checkDescriptor(descriptor, 'value');
-    return this.register(descriptor, 'value', (t) => new HeapValueState<V>(t, descriptor.defaultValue));
+    return this.handles.value(descriptor);
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'list' && this.reuses(cached, descriptor)) return cached.handle as ListState<T>;
-    checkDescriptor(descriptor, 'list');
-    return this.register(descriptor, 'list', (t) => new HeapListState<T>(t));
+    return this.handles.list(descriptor);
   }
 
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'map' && this.reuses(cached, descriptor)) return cached.handle as MapState<K, V>;
-    checkDescriptor(descriptor, 'map');
-    return this.register(descriptor, 'map', (t) => new HeapMapState<K, V>(t));
+    return this.handles.map(descriptor);
   }
 
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'reducing') {
-      const c = cached.descriptor as ReducingStateDescriptor<T>;
-      if (c === descriptor || (c.reduceFunction === descriptor.reduceFunction && this.reuses(cached, descriptor))) return cached.handle as ReducingState<T>;
-    }
-    checkDescriptor(descriptor, 'reducing');
-    requireFunction(descriptor.reduceFunction, 'reduceFunction', descriptor.name);
-    return this.register(descriptor, 'reducing', (t) => new HeapReducingState<T>(t, descriptor.reduceFunction));
+    return this.handles.reducing(descriptor);
   }
 
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'aggregating') {
-      const c = cached.descriptor as AggregatingStateDescriptor<IN, ACC, OUT>;
-      if (c === descriptor || (c.aggregateFunction === descriptor.aggregateFunction && this.reuses(cached, descriptor))) return cached.handle as AggregatingState<IN, OUT>;
-    }
-    checkAggregatingDescriptor(descriptor);
-    return this.register(descriptor, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, descriptor.aggregateFunction));
+    return this.handles.aggregating(descriptor);
   }
 
-  /** An equivalent descriptor reuses the cached handle, which then remembers the newest descriptor object. */
-  private reuses(cached: CachedHandle, descriptor: StateDescriptorBase): boolean {
-    if (cached.descriptor === descriptor) return true;
-    if (!sameTtl(cached.descriptor.ttl, descriptor.ttl)) return false;
-    cached.descriptor = descriptor;
-    return true;
-  }
-
-  private register<H>(descriptor: StateDescriptorBase, kind: StateKind, create: (table: StateTable) => H): H {
-    const { name } = descriptor;
-    const ttl = resolveTtl(descriptor.ttl, name);
-    let table = this.tables.get(name);
-    if (table === undefined) {
-      table = this.createTable({ name, kind, ttl: ttl !== undefined });
-    } else {
-      checkCompatible(table, { name, kind, ttl: ttl !== undefined });
-    }
-    table.ttl = ttl;
-    const handle = create(table);
-    this.handles.set(name, { kind, descriptor, handle });
-    return handle;
+  private tableFor(info: KeyedStateInfoLike): StateTable {
+    const table = this.tables.get(info.name);
+    if (table === undefined) return this.createTable(info);
+    checkCompatible(table, info);
+    return table;
   }
 
   private createTable(info: KeyedStateInfo): StateTable {

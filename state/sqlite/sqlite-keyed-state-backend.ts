@@ -59,16 +59,15 @@
 import { decodeValue, encodeValue } from '../../actors/network/record-codec.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { TroupeError } from '../../core/errors.js';
-import { checkAggregatingDescriptor, type AggregatingState, type AggregatingStateDescriptor } from '../aggregating-state.js';
+import type { AggregatingState, AggregatingStateDescriptor } from '../aggregating-state.js';
 import { type KeyedStateBackend, type KeyedStateCapture, type KeyedStateChanges, type KeyedStateInfoLike, type SqliteBackendOptions } from '../backend.js';
-import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState } from '../heap/heap-state-handles.js';
+import { StateHandleCache } from '../heap/state-handle-cache.js';
 import { StateTable, type KeyCursor } from '../heap/state-table.js';
 import { keyGroupFor, stateKeyOf, type KeyGroupRange, type StateKey } from '../key-groups.js';
 import type { ListState, ListStateDescriptor } from '../list-state.js';
 import type { MapState, MapStateDescriptor } from '../map-state.js';
 import type { ReducingState, ReducingStateDescriptor } from '../reducing-state.js';
-import { checkDescriptor, requireFunction, type StateDescriptorBase, type StateKind } from '../state-descriptor.js';
-import { resolveTtl, sameTtl } from '../ttl.js';
+import type { StateKind } from '../state-descriptor.js';
 import type { ValueState, ValueStateDescriptor } from '../value-state.js';
 import { checkKeyedChanges, intersect } from '../snapshot/keyed-changes.js';
 import { withoutExpired } from './expire.js';
@@ -144,12 +143,6 @@ interface LoadBatch {
 /** [key-group index, state key, state bit] */
 type LateChanges = Array<[number, StateKey, number]>;
 
-interface CachedHandle {
-  readonly kind: StateKind;
-  descriptor: StateDescriptorBase;
-  readonly handle: unknown;
-}
-
 /** The map behind the poisoned cursor slot (invariant 2): every access throws. */
 class NotResident extends Map<StateKey, unknown> {
   constructor(private readonly fail: () => never) {
@@ -187,7 +180,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   private readonly groupCount: number;
   private readonly slots: Slot[] = [];
   private readonly slotsByName = new Map<string, Slot>();
-  private readonly handles = new Map<string, CachedHandle>();
+  private readonly handles = new StateHandleCache((info) => this.tableFor(info));
   private readonly poison: NotResident;
   /** Resident keys, least recently prefetched first. */
   private readonly resident = new Map<StateKey, Entry>();
@@ -303,68 +296,30 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   // ---- state handles ----
 
   getValueState<V>(descriptor: ValueStateDescriptor<V>): ValueState<V> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'value') {
-      if (cached.descriptor === descriptor) return cached.handle as ValueState<V>;
-      if (Object.is((cached.descriptor as ValueStateDescriptor<V>).defaultValue, descriptor.defaultValue) && this.reuses(cached, descriptor)) return cached.handle as ValueState<V>;
-    }
-    checkDescriptor(descriptor, 'value');
-    return this.register(descriptor, 'value', (t) => new HeapValueState<V>(t, descriptor.defaultValue));
+    return this.handles.value(descriptor);
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'list' && this.reuses(cached, descriptor)) return cached.handle as ListState<T>;
-    checkDescriptor(descriptor, 'list');
-    return this.register(descriptor, 'list', (t) => new HeapListState<T>(t));
+    return this.handles.list(descriptor);
   }
 
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'map' && this.reuses(cached, descriptor)) return cached.handle as MapState<K, V>;
-    checkDescriptor(descriptor, 'map');
-    return this.register(descriptor, 'map', (t) => new HeapMapState<K, V>(t));
+    return this.handles.map(descriptor);
   }
 
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'reducing') {
-      const c = cached.descriptor as ReducingStateDescriptor<T>;
-      if (c === descriptor || (c.reduceFunction === descriptor.reduceFunction && this.reuses(cached, descriptor))) return cached.handle as ReducingState<T>;
-    }
-    checkDescriptor(descriptor, 'reducing');
-    requireFunction(descriptor.reduceFunction, 'reduceFunction', descriptor.name);
-    return this.register(descriptor, 'reducing', (t) => new HeapReducingState<T>(t, descriptor.reduceFunction));
+    return this.handles.reducing(descriptor);
   }
 
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
-    const cached = this.handles.get(descriptor.name);
-    if (cached !== undefined && cached.kind === 'aggregating') {
-      const c = cached.descriptor as AggregatingStateDescriptor<IN, ACC, OUT>;
-      if (c === descriptor || (c.aggregateFunction === descriptor.aggregateFunction && this.reuses(cached, descriptor))) return cached.handle as AggregatingState<IN, OUT>;
-    }
-    checkAggregatingDescriptor(descriptor);
-    return this.register(descriptor, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, descriptor.aggregateFunction));
+    return this.handles.aggregating(descriptor);
   }
 
-  private reuses(cached: CachedHandle, descriptor: StateDescriptorBase): boolean {
-    if (cached.descriptor === descriptor) return true;
-    if (!sameTtl(cached.descriptor.ttl, descriptor.ttl)) return false;
-    cached.descriptor = descriptor;
-    return true;
-  }
-
-  private register<H>(descriptor: StateDescriptorBase, kind: StateKind, create: (table: StateTable) => H): H {
-    const { name } = descriptor;
-    const ttl = resolveTtl(descriptor.ttl, name);
-    const info = { name, kind, ttl: ttl !== undefined };
-    let slot = this.slotsByName.get(name);
-    if (slot === undefined) slot = this.createSlot(info);
-    else checkCompatible(slot.table, info);
-    slot.table.ttl = ttl;
-    const handle = create(slot.table);
-    this.handles.set(name, { kind, descriptor, handle });
-    return handle;
+  private tableFor(info: KeyedStateInfoLike): StateTable {
+    const slot = this.slotsByName.get(info.name);
+    if (slot === undefined) return this.createSlot(info).table;
+    checkCompatible(slot.table, info);
+    return slot.table;
   }
 
   private createSlot(info: KeyedStateInfoLike): Slot {

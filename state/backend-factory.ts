@@ -12,7 +12,7 @@ export const HEAP_FULL: StateBackendConfig = Object.freeze({ kind: 'heap', incre
 export async function createKeyedStateBackend(config: StateBackendConfig, maxParallelism: number, range: KeyGroupRange, name: string): Promise<KeyedStateBackend> {
   switch (config.kind) {
     case 'heap':
-      return new HeapKeyedStateBackend(maxParallelism, range);
+      return new HeapKeyedStateBackend(maxParallelism, range, { trackChanges: config.incremental });
     case 'sqlite':
       if (config.sqlite?.dir !== undefined) await mkdir(config.sqlite.dir, { recursive: true });
       return openSqliteKeyedStateBackend({ maxParallelism, range, name, ...config.sqlite });

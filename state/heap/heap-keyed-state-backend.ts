@@ -53,6 +53,11 @@ export const KEYED_STATE_SNAPSHOT_FORMAT = 'troupe-heap-keyed/1';
 export interface HeapKeyedStateBackendOptions {
   /** The clock of TTL timestamps (default: wall clock). */
   readonly clock?: Clock;
+  /**
+   * Track changed keys for incremental captures (default true). Off when every checkpoint is full:
+   * the per-key sets then cost the record path for nothing (capture(false) answers with a full image).
+   */
+  readonly trackChanges?: boolean;
 }
 
 export interface KeyedStateInfo {
@@ -104,6 +109,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private readonly scope: TableScope;
   /** Per-key change tracking is on (invariant 6). */
   private tracking = false;
+  private readonly trackChanges: boolean;
   private disposed = false;
 
   constructor(
@@ -115,6 +121,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       throw new TroupeError('TROUPE_INVALID_ARGUMENT', `key-group range ${range.start}-${range.end} is not inside [0, ${maxParallelism})`);
     }
     this.clock = options.clock ?? systemClock;
+    this.trackChanges = options.trackChanges ?? true;
     this.dirty = new Uint8Array(range.end - range.start + 1);
     this.scope = { cursor: this.cursor, clock: this.clock, dirty: this.dirty, shield: 0 };
   }
@@ -321,9 +328,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       const changes: KeyedStateChanges = { ...head, keyGroups: this.changedGroups() };
       build = () => changes;
     }
-    this.tracking = true;
+    this.tracking = this.trackChanges;
     for (const table of this.tables.values()) {
-      table.changed = this.noKeySets();
+      table.changed = this.tracking ? this.noKeySets() : null;
       table.unshared = null;
     }
     this.scope.shield = this.scope.shield! + 1;

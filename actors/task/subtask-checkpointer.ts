@@ -126,9 +126,10 @@ export class SubtaskCheckpointer {
     for (const id of this.incrementalPending) if (id <= checkpointId) this.incrementalPending.delete(id);
   }
 
-  /** Waits for running uploads; later checkpoints are declined. */
+  /** Stops waiting for running uploads (a hung pre-commit must not hold up the task's end); later checkpoints are declined. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const giveUp of this.abandon.values()) giveUp(new TroupeError('TROUPE_CHECKPOINT_DECLINED', `task ${this.tdd.attemptId} ended`));
     await this.uploads;
   }
 

@@ -34,6 +34,8 @@ import { TroupeError } from '../../core/errors.js';
 export interface RecordEncoderOptions {
   readonly maxRecordBytes: number;
   readonly initialCapacity?: number;
+  /** The largest grown buffer kept for the next finish() (default: 4 × initialCapacity, at least 1 MiB). */
+  readonly retainBytes?: number;
 }
 
 const RECORDS_MAGIC = 0xd1;
@@ -511,6 +513,7 @@ export class RecordEncoder {
   private readonly writer: Writer;
   private readonly maxRecordBytes: number;
   private readonly capacity: number;
+  private readonly retainBytes: number;
   private records = 0;
 
   constructor(options: RecordEncoderOptions) {
@@ -519,6 +522,8 @@ export class RecordEncoder {
     checkLimit('initialCapacity', capacity);
     this.maxRecordBytes = options.maxRecordBytes;
     this.capacity = capacity;
+    this.retainBytes = options.retainBytes ?? Math.max(capacity * 4, 1 << 20);
+    checkLimit('retainBytes', this.retainBytes);
     this.writer = new Writer(capacity, options.maxRecordBytes);
   }
 
@@ -565,7 +570,7 @@ export class RecordEncoder {
     }
     w.buf.copy(out, head, 0, w.pos);
     // a buffer grown by a huge record is not kept for the ones after it
-    w.reset(this.capacity, Math.max(this.capacity * 4, 1 << 20));
+    w.reset(this.capacity, this.retainBytes);
     this.records = 0;
     return out;
   }

@@ -97,6 +97,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly savepointRequests = new Map<string, SavepointRequest>();
   private readonly savepointDirs = new Map<number, string>();
+  /** Completed savepoints by checkpoint id: the coordinator may make one the restore point. */
+  private readonly completedSavepoints = new Map<number, string>();
   private requestCounter = 0;
   private ended = false;
   /** Metadata writes and discards in flight. */
@@ -236,10 +238,15 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   }
 
   private async apply(event: LifecycleEvent): Promise<void> {
+    // between two attempts no task runs: late events of the old attempt change nothing
+    if (this.lifecycle.status === 'restarting' || this.ended) return;
     const before = this.lifecycle.status;
     const { state, effects } = step(this.lifecycle, event);
     this.lifecycle = state;
     if (state.status !== before) this.params.dispatcher.tell({ type: 'job-status-changed', jobId: this.params.jobGraph.jobId, status: state.status });
+    // the job stopped running (a task failed, a TaskExecutor was lost, a cancel): no more triggers,
+    // pending checkpoints aborted uncounted (a lost TaskExecutor's tasks report nothing themselves)
+    if (before === 'running' && state.status !== 'running' && this.coordinator?.phase === 'running') this.stepCoordinator({ type: 'suspend', now: this.now() });
     for (const effect of effects) await this.execute(effect);
   }
 
@@ -264,6 +271,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
   private async finish(status: JobResult['status'], error: JobResult['error']): Promise<void> {
     const graph = this.params.jobGraph;
     this.ended = true;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     if (this.coordinator !== null) this.stepCoordinator({ type: 'job-ended' });
     // the result is announced once the checkpoint directory is quiet: a restore right after it sees
     // the retained checkpoints as they stay (invariant 5)
@@ -321,6 +330,8 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     this.storage ??= new JobCheckpointStorage(openCheckpointStore(cp.storage), graph.jobId);
     await this.storage.registerEpoch(this.attempt + 1);
     const latest = latestCompleted(this.coordinator);
+    const savepoint = latest === undefined ? undefined : this.completedSavepoints.get(latest.checkpointId);
+    if (savepoint !== undefined) return openRestorePoint(savepoint, false);
     if (latest !== undefined) {
       const checkpoint = await this.storage.load(latest.checkpointId);
       const file = join(cp.storage, graph.jobId, checkpointDirName(latest.checkpointId), '_metadata');
@@ -336,7 +347,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     const cp = graph.checkpointing;
     const out: { stateBackend?: NonNullable<Execution['tdd']['stateBackend']>; checkpointing?: NonNullable<Execution['tdd']['checkpointing']>; restore?: TaskRestore } = {};
     if (graph.stateBackend !== undefined) out.stateBackend = graph.stateBackend;
-    if (cp !== undefined) out.checkpointing = { mode: cp.config.mode, storage: cp.storage, epoch: this.attempt + 1 };
+    if (cp !== undefined) out.checkpointing = { mode: cp.config.mode, periodic: cp.periodic, storage: cp.storage, epoch: this.attempt + 1 };
     if (restore !== null) {
       const assigned = assignState(graph, parseJobState(restore.checkpoint.state, restore.file), restore.file, restore.allowNonRestoredState);
       out.restore = {
@@ -421,7 +432,9 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       case 'savepoint-done': {
         const request = this.savepointRequests.get(effect.requestId);
         this.savepointRequests.delete(effect.requestId);
+        const dir = this.savepointDirs.get(effect.checkpointId);
         this.savepointDirs.delete(effect.checkpointId);
+        if (dir !== undefined) this.completedSavepoints.set(effect.checkpointId, dir);
         if (request === undefined) return;
         request.resolve(request.dir);
         if (request.stop) void this.apply({ type: 'cancel' });
@@ -430,6 +443,7 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
       case 'savepoint-failed': {
         const request = this.savepointRequests.get(effect.requestId);
         this.savepointRequests.delete(effect.requestId);
+        // its directory is removed by the discard effect, when it got as far as writing anything
         if (request === undefined) return;
         request.reject(
           effect.error ?? { code: 'TROUPE_CHECKPOINT_DECLINED', message: `savepoint ${effect.checkpointId ?? ''} of job ${graph.jobId} failed: ${effect.reason}` },
@@ -542,12 +556,13 @@ export class JobMasterActor extends ActorShell<JobMasterParams, JobMasterTell, J
     console.error(`[troupe] job ${graph.jobId} failed (${error?.code ?? '?'}: ${error?.message ?? ''}); restarting in ${Math.round(decision.delayMs)} ms (attempt ${this.attempt + 1})`);
     this.params.dispatcher.tell({ type: 'job-status-changed', jobId: graph.jobId, status: 'restarting' });
     this.lifecycle = { ...this.lifecycle, status: 'restarting' };
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => this.tell({ type: 'restart' }), decision.delayMs);
     return true;
   }
 
   private async restart(): Promise<void> {
-    if (this.restartTimer === null) return;
+    if (this.restartTimer === null || this.ended) return;
     this.restartTimer = null;
     const graph = this.params.jobGraph;
     await Promise.allSettled([...this.executors.values()].map((te) => te.ask({ type: 'release-job', jobId: graph.jobId, restart: true }, 5_000)));

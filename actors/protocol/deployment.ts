@@ -9,6 +9,8 @@ import type { KeyedStateHandle } from '../../state/snapshot/keyed-snapshot.js';
 /** How a task takes part in checkpoints. */
 export interface TaskCheckpointing {
   readonly mode: CheckpointingMode;
+  /** Periodic checkpoints (false: savepoints only; 2PC sinks then commit at end of input). */
+  readonly periodic: boolean;
   /** Root directory of the checkpoint storage (every host sees it). */
   readonly storage: string;
   /** The JobMaster's epoch for this attempt of the job: writers of older epochs are fenced. */

@@ -70,6 +70,8 @@ export interface TaskEnvironment {
 }
 
 const KEYED_KINDS: readonly string[] = ['keyed-process', 'reduce'];
+/** How long a task that ends waits for its sinks' running commits. */
+const NOTIFY_WAIT_MS = 10_000;
 
 interface Gate {
   readonly edge: string;
@@ -482,6 +484,19 @@ export class StreamTask {
   notifyCheckpoint(checkpointId: number, outcome: 'complete' | 'aborted'): void {
     if (this.isTerminal() && this.state !== 'finished') return;
     this.checkpointer?.onOutcome(checkpointId, outcome);
+    if (outcome === 'aborted' && this.barriers !== null && this.state === 'running') {
+      // stop aligning for it: blocked channels go on, downstream is told to stop waiting too
+      const effects = this.barriers.abort(checkpointId);
+      if (effects.length > 0) {
+        try {
+          this.applyBarrierEffects(effects);
+          this.sendOutputs();
+          this.wake();
+        } catch (error) {
+          this.fail(error);
+        }
+      }
+    }
     const writers = this.sinkWriters();
     if (writers.length === 0) return;
     this.notifications = this.notifications.then(async () => {
@@ -704,8 +719,9 @@ export class StreamTask {
       } catch {
         /* the task already failed or was cancelled; closing is best effort */
       }
-      await this.notifications;
       await this.checkpointer?.close();
+      // a sink commit that never answers must not keep the task from ending
+      await Promise.race([this.notifications, new Promise((resolve) => setTimeout(resolve, NOTIFY_WAIT_MS).unref())]);
       try {
         await this.chain?.close();
       } catch (closeError) {
@@ -738,7 +754,7 @@ export class StreamTask {
       parallelism: tdd.vertex.parallelism,
       maxParallelism: tdd.maxParallelism,
       attempt: tdd.attempt,
-      checkpointing: tdd.checkpointing !== undefined,
+      checkpointing: tdd.checkpointing?.periodic === true,
       restoredOperatorState: tdd.restore?.operators[spec.id]?.operatorState,
       keyedStateBackend: () => {
         if (this.backend === null) throw new TroupeError('TROUPE_INVALID_JOB_GRAPH', `operator ${spec.name} (${spec.kind}) asked for keyed state, but its vertex has no keyed operator`);

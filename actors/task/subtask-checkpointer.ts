@@ -12,9 +12,11 @@
  *  3. Every checkpoint the task takes part in ends in exactly one ack or one decline.
  *  5. An upload of a checkpoint that ended (aborted, or subsumed by a later completion) stops
  *     waiting at once — a sink's pre-commit that never answers cannot hold up later checkpoints.
- *  4. An incremental capture builds on the previous checkpoint's pieces only while that chain is
- *     sound: after a savepoint (its capture reset change tracking but its files live elsewhere), a
- *     failed upload, or an aborted checkpoint this task captured, the next capture is full.
+ *  4. A delta is uploaded only on top of the very capture it was taken after (its base), and only
+ *     while no checkpoint whose pieces that chain holds was aborted (the JobMaster deletes the pieces
+ *     of an aborted checkpoint that no completed one references); otherwise the task declines it.
+ *     After a savepoint (its capture reset change tracking but its files live elsewhere), a failed
+ *     or given-up upload, or an abort touching the chain, the next capture is full.
  */
 import { dirname, basename } from 'node:path';
 import { toErrorRecord, TroupeError, type ErrorRecord } from '../../core/errors.js';
@@ -46,11 +48,15 @@ export interface CheckpointerEnv {
 
 export class SubtaskCheckpointer {
   private storage: JobCheckpointStorage | null = null;
-  private previous: KeyedStateHandle | null = null;
+  /** The last uploaded checkpoint capture, and the checkpoints whose pieces its chain holds. */
+  private previous: { readonly handle: KeyedStateHandle; readonly checkpointId: number; readonly chain: readonly number[] } | null = null;
   private forceFull = false;
   private uploads: Promise<void> = Promise.resolve();
-  /** Checkpoints captured incrementally whose outcome is unknown. */
-  private readonly incrementalPending = new Set<number>();
+  /** The last checkpoint capture taken (a delta's base), and each pending delta's base (invariant 4). */
+  private lastCapture: number | null = null;
+  private readonly bases = new Map<number, number>();
+  /** Aborted checkpoints at or after the start of the current chain. */
+  private readonly aborted = new Set<number>();
   private closed = false;
   /** Ends the wait of a running upload (invariant 5), by checkpoint id. */
   private readonly abandon = new Map<number, (reason: Error) => void>();
@@ -65,17 +71,22 @@ export class SubtaskCheckpointer {
   /** Whether the next checkpoint's keyed capture must be full (invariant 4). */
   wantsFull(savepoint: string | undefined): boolean {
     if (savepoint !== undefined || this.forceFull) return true;
-    return needsFull(this.previous, { incremental: this.backendConfig.incremental, materializeEvery: this.backendConfig.materializeEvery ?? DEFAULT_MATERIALIZE_EVERY });
+    if (this.lastCapture === null) return true;
+    return needsFull(this.previous?.handle ?? null, { incremental: this.backendConfig.incremental, materializeEvery: this.backendConfig.materializeEvery ?? DEFAULT_MATERIALIZE_EVERY });
   }
 
   /** Captures keyed state for checkpoint n (sync), choosing full or incremental. */
   capture(backend: KeyedStateBackend, checkpointId: number, savepoint: string | undefined): KeyedStateCapture {
     const full = this.wantsFull(savepoint);
     const capture = backend.capture(full);
-    if (savepoint !== undefined) this.forceFull = true; // the savepoint's capture reset change tracking
-    else {
+    if (savepoint !== undefined) {
+      // the savepoint's capture reset change tracking: no delta may follow it
+      this.forceFull = true;
+      this.lastCapture = null;
+    } else {
       this.forceFull = false;
-      if (!full) this.incrementalPending.add(checkpointId);
+      if (!capture.full) this.bases.set(checkpointId, this.lastCapture!);
+      this.lastCapture = checkpointId;
     }
     return capture;
   }
@@ -93,9 +104,15 @@ export class SubtaskCheckpointer {
       if (snapshot.keyed !== null) {
         const writer = this.writer(checkpointId, savepoint);
         const isSavepoint = savepoint !== undefined;
-        const previous = isSavepoint || snapshot.keyed.capture.full ? null : this.previous;
-        const handle = await within(writeKeyedSnapshot(writer, snapshot.keyed.capture, previous, { operatorId: snapshot.keyed.operatorId, subtask: this.tdd.subtask, checkpointId }));
-        if (!isSavepoint) this.previous = handle;
+        const delta = !isSavepoint && !snapshot.keyed.capture.full;
+        const base = this.bases.get(checkpointId);
+        this.bases.delete(checkpointId);
+        const previous = this.previous;
+        if (delta && (previous === null || previous.checkpointId !== base || previous.chain.some((id) => this.aborted.has(id)))) {
+          throw new TroupeError('TROUPE_CHECKPOINT_DECLINED', `its delta builds on checkpoint ${String(base)}, whose pieces are not all kept (upload failed or checkpoint aborted)`);
+        }
+        const handle = await within(writeKeyedSnapshot(writer, snapshot.keyed.capture, delta ? previous!.handle : null, { operatorId: snapshot.keyed.operatorId, subtask: this.tdd.subtask, checkpointId }));
+        if (!isSavepoint) this.previous = { handle, checkpointId, chain: delta ? [...previous!.chain, checkpointId] : [checkpointId] };
         operators[snapshot.keyed.operatorId] = { keyed: handle };
       }
       for (const { operatorId, state } of snapshot.operatorState) {
@@ -119,11 +136,16 @@ export class SubtaskCheckpointer {
 
   /** A checkpoint this task took part in ended. */
   onOutcome(checkpointId: number, outcome: 'complete' | 'aborted'): void {
-    if (outcome === 'aborted' && this.incrementalPending.has(checkpointId)) this.forceFull = true;
+    if (outcome === 'aborted') {
+      // its new pieces go unless a completed checkpoint references them: chains holding them end
+      this.aborted.add(checkpointId);
+      if (this.previous === null || this.previous.chain.includes(checkpointId) || this.lastCapture === checkpointId) this.forceFull = true;
+    }
+    const chainStart = this.previous?.chain[0] ?? Infinity;
+    for (const id of this.aborted) if (id < chainStart && id !== checkpointId) this.aborted.delete(id);
     for (const [id, giveUp] of this.abandon) {
       if (id === checkpointId ? outcome === 'aborted' : id < checkpointId && outcome === 'complete') giveUp(new TroupeError('TROUPE_CHECKPOINT_DECLINED', `checkpoint ${id} ended before this task's upload finished`));
     }
-    for (const id of this.incrementalPending) if (id <= checkpointId) this.incrementalPending.delete(id);
   }
 
   /** Stops waiting for running uploads (a hung pre-commit must not hold up the task's end); later checkpoints are declined. */

@@ -121,3 +121,50 @@ test('savepoint - taken with stop, moved to another directory, restored at paral
     t.deepEqual(ns, Array.from({ length: ns.length }, (_, i) => i + 1), `key ${k}`);
   }
 });
+
+test('savepoint - a failure after a savepoint (not stopped) restarts the job from that savepoint: every record once', async (t) => {
+  t.timeout(60_000);
+  const dir = work(t);
+  const out = path.join(dir, 'out');
+  const cluster = await MiniCluster.start();
+  t.teardown(() => cluster.close());
+  const env = StreamExecutionEnvironment.create({ parallelism: 2 });
+  // no periodic checkpoint in the test's time: the savepoint is the only restore point
+  env.enableCheckpointing(600_000).setCheckpointStorage(path.join(dir, 'checkpoints')).setRestartStrategy({ type: 'fixed-delay', attempts: 2, delayMs: 100 });
+  let savepointTaken = false;
+  let failed = false;
+  env
+    .fromSequence(0, N - 1, { ratePerSecond: 4_000 })
+    .uid('source')
+    .map((x) => {
+      if (savepointTaken && !failed) {
+        failed = true;
+        throw new Error('after the savepoint');
+      }
+      return x;
+    })
+    .uid('maybe-fail')
+    .keyBy((x) => x % KEYS)
+    .process({
+      processElement(x: number, ctx: KeyedProcessContext<number>, o: Collector<Out>): void {
+        const count = ctx.runtime.getState<number>({ name: 'n' });
+        count.update((count.value() ?? 0) + 1);
+        o.collect({ k: ctx.getCurrentKey(), x, n: count.value()! });
+      },
+    })
+    .uid('count')
+    .sinkTo(FileSink.forJsonLines<Out>(out))
+    .uid('out');
+  const { graph, userCode } = env.build('savepoint-restart');
+  const jobId = await cluster.submit(graph, userCode);
+  while ((await cluster.status(jobId)).status !== 'running') await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  await cluster.dispatcher.ask({ type: 'trigger-savepoint', jobId, dir: path.join(dir, 'savepoints'), stop: false });
+  savepointTaken = true;
+  const result = await cluster.result(jobId, 30_000);
+  t.is(result.status, 'finished', JSON.stringify(result.error));
+  t.true(failed);
+  const lines = await readCommittedJsonLines<Out>(out);
+  t.is(new Set(lines.map((l) => l.x)).size, N, 'every record');
+  t.is(lines.length, N, 'none twice');
+});

@@ -8,37 +8,12 @@
 import test from 'ava';
 import { decodeValue, encodeValue } from '../../actors/network/record-codec.js';
 import { ManualClock } from '../../core/clock.js';
-import type { AggregateFunction } from '../../api/datastream/functions.js';
 import { HeapKeyedStateBackend, type KeyedStateSnapshot } from '../../state/heap/heap-keyed-state-backend.js';
 import { keyGroupFor, keyGroupRange, type KeyGroupRange } from '../../state/key-groups.js';
 import { seededRng, type Rng } from '../helpers/prng.js';
-import { contentOf, FULL, MAX_P } from './backend-fixture.js';
+import { allStateHandles, contentOf, FULL, MAX_P } from './backend-fixture.js';
 
 const SEEDS = [1, 2, 3, 42, 1337, 65535, 987654321, 20240607];
-
-const SUM_AGG: AggregateFunction<number, { sum: number; n: number }, string> = {
-  createAccumulator: () => ({ sum: 0, n: 0 }),
-  add: (v, acc) => ({ sum: acc.sum + v, n: acc.n + 1 }),
-  getResult: (acc) => `${acc.sum}/${acc.n}`,
-};
-const TTL = { ttlMs: 500, updateType: 'on-read-and-write', visibility: 'return-expired-if-not-cleaned-up' } as const;
-const TTL2 = { ttlMs: 300 } as const;
-
-/** Every state of the test, by name: all five kinds, with and without TTL. */
-function handles(b: HeapKeyedStateBackend) {
-  return {
-    v: b.getValueState<unknown>({ name: 'v' }),
-    l: b.getListState<unknown>({ name: 'l' }),
-    m: b.getMapState<unknown, unknown>({ name: 'm' }),
-    r: b.getReducingState<number>({ name: 'r', reduceFunction: (a, x) => a * 31 + x }),
-    a: b.getAggregatingState({ name: 'a', aggregateFunction: SUM_AGG }),
-    vt: b.getValueState<unknown>({ name: 'vt', ttl: TTL2 }),
-    lt: b.getListState<unknown>({ name: 'lt', ttl: TTL }),
-    mt: b.getMapState<unknown, unknown>({ name: 'mt', ttl: TTL2 }),
-    rt: b.getReducingState<number>({ name: 'rt', reduceFunction: (a, x) => a + x, ttl: TTL }),
-    at: b.getAggregatingState({ name: 'at', aggregateFunction: SUM_AGG, ttl: TTL2 }),
-  };
-}
 
 const KEY_POOL: unknown[] = [
   ...Array.from({ length: 60 }, (_, i) => i),
@@ -65,7 +40,7 @@ function randomOps(rng: Rng, b: HeapKeyedStateBackend, clock: ManualClock, count
     return g >= range.start && g <= range.end;
   });
   if (keys.length === 0) return;
-  const h = handles(b);
+  const h = allStateHandles(b);
   for (let i = 0; i < count; i++) {
     b.setCurrentKey(rng.pick(keys));
     const op = rng.int(0, 25);
@@ -98,7 +73,7 @@ function randomOps(rng: Rng, b: HeapKeyedStateBackend, clock: ManualClock, count
 
 /** What user code would read for every key and state (TTL reads change state: run on both sides alike). */
 function readEverything(b: HeapKeyedStateBackend, keys: readonly unknown[]): unknown[] {
-  const h = handles(b);
+  const h = allStateHandles(b);
   return keys.map((key) => {
     b.setCurrentKey(key);
     return [key, h.v.value(), h.l.get(), h.m.entries(), h.r.get(), h.a.get(), h.vt.value(), h.lt.get(), h.mt.entries(), h.rt.get(), h.at.get()];

@@ -9,41 +9,16 @@
  * A failure names its seed.
  */
 import test from 'ava';
-import type { AggregateFunction } from '../../api/datastream/functions.js';
 import { ManualClock } from '../../core/clock.js';
 import type { KeyedStateBackend, KeyedStateCapture, KeyedStateChanges } from '../../state/backend.js';
 import { HeapKeyedStateBackend } from '../../state/heap/heap-keyed-state-backend.js';
 import { keyGroupFor, keyGroupRange, type KeyGroupRange, type StateKey } from '../../state/key-groups.js';
 import { openSqliteKeyedStateBackend, type SqliteKeyedStateBackend } from '../../state/sqlite/sqlite-keyed-state-backend.js';
 import { seededRng, type Rng } from '../helpers/prng.js';
+import { allStateHandles, FULL, MAX_P } from './backend-fixture.js';
 
-const MAX_P = 128;
-const FULL: KeyGroupRange = { start: 0, end: MAX_P - 1 };
 const SEEDS = [1, 2, 3, 42, 1337, 65535];
-
-const SUM_AGG: AggregateFunction<number, { sum: number; n: number }, string> = {
-  createAccumulator: () => ({ sum: 0, n: 0 }),
-  add: (v, acc) => ({ sum: acc.sum + v, n: acc.n + 1 }),
-  getResult: (acc) => `${acc.sum}/${acc.n}`,
-};
-const TTL = { ttlMs: 500, updateType: 'on-read-and-write', visibility: 'return-expired-if-not-cleaned-up' } as const;
-const TTL2 = { ttlMs: 300 } as const;
-
-function handles(b: KeyedStateBackend) {
-  return {
-    v: b.getValueState<unknown>({ name: 'v' }),
-    l: b.getListState<unknown>({ name: 'l' }),
-    m: b.getMapState<unknown, unknown>({ name: 'm' }),
-    r: b.getReducingState<number>({ name: 'r', reduceFunction: (a, x) => a * 31 + x }),
-    a: b.getAggregatingState({ name: 'a', aggregateFunction: SUM_AGG }),
-    vt: b.getValueState<unknown>({ name: 'vt', ttl: TTL }),
-    lt: b.getListState<unknown>({ name: 'lt', ttl: TTL }),
-    mt: b.getMapState<unknown, unknown>({ name: 'mt', ttl: TTL2 }),
-    rt: b.getReducingState<number>({ name: 'rt', reduceFunction: (a, x) => a + x, ttl: TTL }),
-    at: b.getAggregatingState({ name: 'at', aggregateFunction: SUM_AGG, ttl: TTL2 }),
-  };
-}
-type Handles = ReturnType<typeof handles>;
+type Handles = ReturnType<typeof allStateHandles>;
 
 const KEY_POOL: unknown[] = [
   ...Array.from({ length: 120 }, (_, i) => i),
@@ -183,7 +158,7 @@ function reads(h: Handles): unknown[] {
 }
 
 async function readAll(b: KeyedStateBackend, keys: readonly unknown[]): Promise<unknown[]> {
-  const h = handles(b);
+  const h = allStateHandles(b);
   const out: unknown[] = [];
   for (const k of keys) {
     await use(b, k);
@@ -212,7 +187,7 @@ for (const [cacheEntries, seeds, ops] of RUNS) {
       const sq = await sqlite(FULL, clock, cacheEntries);
       const opened: SqliteKeyedStateBackend[] = [sq];
       try {
-        const sides: Side[] = [heap, sq].map((b) => ({ b, h: handles(b), chain: [] }));
+        const sides: Side[] = [heap, sq].map((b) => ({ b, h: allStateHandles(b), chain: [] }));
         await lockstep(t, rng, clock, sides, KEY_POOL, ops, `seed ${seed}`);
         const [hs, ss] = sides as [Side, Side];
         ss.chain.push(await materialized(sq.capture(ss.chain.length === 0)));
@@ -245,7 +220,7 @@ test('differential - rescale: a sqlite image split over 3 sqlite backends and me
     const sq = await sqlite(FULL, clock, 25);
     const opened: SqliteKeyedStateBackend[] = [sq];
     try {
-      await lockstep(t, rng, clock, [heap, sq].map((b) => ({ b, h: handles(b), chain: [] })), KEY_POOL, 1500, `seed ${seed}`);
+      await lockstep(t, rng, clock, [heap, sq].map((b) => ({ b, h: allStateHandles(b), chain: [] })), KEY_POOL, 1500, `seed ${seed}`);
       const whole = await materialized(sq.capture(true));
       const threes: SqliteKeyedStateBackend[] = [];
       for (let i = 0; i < 3; i++) {
@@ -278,7 +253,7 @@ test('differential - a capture holds the state of its call, however many operati
     const heap = new HeapKeyedStateBackend(MAX_P, FULL, { clock });
     const sq = await sqlite(FULL, clock, 5);
     try {
-      const sides: Side[] = [heap, sq].map((b) => ({ b, h: handles(b), chain: [] }));
+      const sides: Side[] = [heap, sq].map((b) => ({ b, h: allStateHandles(b), chain: [] }));
       await lockstep(t, rng, clock, sides, KEY_POOL, 800, `seed ${seed}`);
       const base = await materialized(sq.capture(true));
       const sqChain = sides[1]!.chain;

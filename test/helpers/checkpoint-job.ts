@@ -81,16 +81,6 @@ export function hasCommittedOutput(out: string): boolean {
   return existsSync(out) && readdirSync(out).some((f) => !f.startsWith('.'));
 }
 
-export function hasCompletedCheckpoint(root: string): boolean {
-  if (!existsSync(root)) return false;
-  for (const job of readdirSync(root)) {
-    const dir = path.join(root, job);
-    if (!/^[0-9a-f]{32}$/.test(job)) continue;
-    if (readdirSync(dir).some((d) => /^chk-\d+$/.test(d) && existsSync(path.join(dir, d, '_metadata')))) return true;
-  }
-  return false;
-}
-
 export function latestCheckpoint(root: string, jobId: string): string {
   const dir = path.join(root, jobId);
   const ids = readdirSync(dir)
